@@ -1,0 +1,87 @@
+import type { FieldError, Reading } from './reading';
+
+export const ENVELOPE_VERSION = 1;
+
+export type EnvelopeType = 'reading' | 'aggregate' | 'alert' | 'dead-letter' | 'model';
+
+/**
+ * Every record on every stream. Times are epoch milliseconds. `ingestTime` of a derived record
+ * (aggregate, alert) is the ingest time of the input that produced it, never the wall clock, so
+ * the same input gives byte-identical outputs.
+ */
+export interface Envelope<TType extends EnvelopeType = EnvelopeType, TBody = unknown> {
+  v: typeof ENVELOPE_VERSION;
+  type: TType;
+  id: string;
+  lineId: string;
+  deviceId: string | null;
+  eventTime: number;
+  ingestTime: number;
+  body: TBody;
+}
+
+export type ReadingEnvelope = Envelope<'reading', Reading>;
+
+/** Statistics of one numeric quantity over a window. */
+export interface Stats {
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+}
+
+export interface AggregateBody {
+  lineId: string;
+  /** Present for per-meter windows; absent for per-line windows. */
+  deviceId?: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  /** Distinct meters that reported in the window. */
+  meters: number;
+  voltage: Stats;
+  current?: { mean: number; max: number };
+  kw?: { mean: number; max: number };
+}
+
+export type AggregateEnvelope = Envelope<'aggregate', AggregateBody>;
+
+export type AlertState = 'raised' | 'acknowledged' | 'cleared';
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+export interface AlertBody {
+  /** Stable for the lifetime of one alert: raised, acknowledged and cleared share it. */
+  alertId: string;
+  kind: string;
+  state: AlertState;
+  severity: AlertSeverity;
+  lineId: string;
+  deviceId?: string;
+  message: string;
+  /** What the rule saw: the value, the threshold it crossed, the window it looked at. */
+  evidence: { value: number; threshold: number; windowStart: number; windowEnd: number; [key: string]: unknown };
+  /** Event time at which the alert was raised. */
+  raisedAt: number;
+}
+
+export type AlertEnvelope = Envelope<'alert', AlertBody>;
+
+export interface DeadLetterBody {
+  /** One line a person can act on. */
+  reason: string;
+  errors: FieldError[];
+  topic: string;
+  /** The bytes exactly as they arrived, base64. */
+  payload: string;
+  receivedAt: number;
+}
+
+export type DeadLetterEnvelope = Envelope<'dead-letter', DeadLetterBody>;
+
+export function encodeEnvelope(envelope: Envelope): Buffer {
+  return Buffer.from(JSON.stringify(envelope));
+}
+
+export function decodeEnvelope<T extends Envelope = Envelope>(bytes: Buffer | string): T {
+  return JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8')) as T;
+}

@@ -1,0 +1,98 @@
+import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+
+/**
+ * The read model port: what the query API serves, projected from the streams by the processor.
+ * Every write is idempotent by event id, so re-applying a replayed range changes nothing.
+ * Adapters: SQLite (embedded default, `sqlite.ts`) and Elasticsearch (later, `elasticsearch.ts`).
+ */
+export interface ReadModelBatch {
+  readings?: readonly ReadingEnvelope[];
+  aggregates?: readonly AggregateEnvelope[];
+  alerts?: readonly AlertEnvelope[];
+  deadLetters?: readonly DeadLetterEnvelope[];
+}
+
+export interface TimeRange {
+  /** Inclusive, epoch ms. */
+  from: number;
+  /** Exclusive, epoch ms. */
+  to: number;
+}
+
+export interface ReadingRow {
+  id: string;
+  lineId: string;
+  deviceId: string;
+  eventTime: number;
+  voltage: number;
+  current: number | null;
+  powerFactor: number | null;
+  kw: number | null;
+  kwh: number | null;
+  status: string | null;
+}
+
+export interface AggregateRow {
+  id: string;
+  lineId: string;
+  deviceId: string | null;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  meters: number;
+  voltage: { min: number; max: number; mean: number; stddev: number };
+  current: { mean: number; max: number } | null;
+  kw: { mean: number; max: number } | null;
+}
+
+export interface AlertRow {
+  alertId: string;
+  kind: string;
+  state: AlertState;
+  severity: string;
+  lineId: string;
+  deviceId: string | null;
+  message: string;
+  evidence: Record<string, unknown>;
+  raisedAt: number;
+  /** Event time of the latest state change. */
+  updatedAt: number;
+}
+
+export interface DeadLetterRow {
+  id: string;
+  lineId: string;
+  deviceId: string | null;
+  topic: string;
+  reason: string;
+  errors: { field: string; message: string }[];
+  payload: string;
+  receivedAt: number;
+}
+
+export interface LineSummary {
+  lineId: string;
+  /** Event time of the newest reading seen on the line (epoch ms), null before the first. */
+  latestReadingTime: number | null;
+  latestWindow: AggregateRow | null;
+  openAlerts: AlertRow[];
+}
+
+export interface AlertQuery {
+  state?: AlertState | 'open';
+  lineId?: string;
+}
+
+export interface ReadModel {
+  /** Applies a batch idempotently (by id). Alert events upsert the alert by alertId. */
+  apply(batch: ReadModelBatch): Promise<void>;
+  /** Removes raw readings older than the cutoff (event time, epoch ms); returns how many. */
+  pruneReadings(olderThan: number): Promise<number>;
+
+  lines(): Promise<LineSummary[]>;
+  aggregates(lineId: string, range: TimeRange): Promise<AggregateRow[]>;
+  readings(lineId: string, range: TimeRange, limit: number): Promise<ReadingRow[]>;
+  alerts(query: AlertQuery): Promise<AlertRow[]>;
+  deadLetters(limit: number): Promise<DeadLetterRow[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,2 @@
+export * from './stream-log';
+export * from './embedded';
