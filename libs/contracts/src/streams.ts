@@ -4,6 +4,8 @@ export const STREAMS = {
   deadLetters: 'dead-letters',
   aggregates: 'aggregates',
   alerts: 'alerts',
+  /** Side output: readings that arrived after their window had fired (never merged, never dropped). */
+  lateReadings: 'late-readings',
 } as const;
 
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];

@@ -1,2 +1,4 @@
 export * from './stream-log';
 export * from './embedded';
+export * from './create-stream-log';
+export * from './partitioner';

@@ -1,0 +1,106 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig } from '@meterstream/config';
+import { startEmbeddedBroker, type EmbeddedBroker } from '@meterstream/mqtt';
+import { Supervisor } from '../supervisor';
+
+export interface StartOptions {
+  simulator: boolean;
+  lines: number;
+  metersPerLine: number;
+  speed: number;
+  faults: string;
+}
+
+const dist = path.resolve(__dirname, '../../../..');
+const script = (rel: string) => path.join(dist, rel);
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+/**
+ * `npm start`: the whole pipeline on embedded defaults — an MQTT broker (unless MQTT_URL names
+ * one), the ingest bridge, the stream processor, the query API and a simulated fleet.
+ */
+export async function start(options: StartOptions): Promise<void> {
+  const config = loadConfig();
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+
+  let broker: EmbeddedBroker | undefined;
+  let mqttUrl = config.MQTT_URL;
+  if (!mqttUrl) {
+    broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD });
+    mqttUrl = broker.url;
+    print(`[broker]     embedded MQTT broker (aedes) listening on ${mqttUrl}`);
+  } else {
+    print(`[broker]     using the external MQTT broker at ${mqttUrl}`);
+  }
+
+  const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir };
+  const supervisor = new Supervisor(print);
+  supervisor.start({ name: 'processor', script: script('apps/stream-processor/src/main.js'), env, restart: true });
+  supervisor.start({ name: 'api', script: script('apps/query-api/src/main.js'), env, restart: true });
+  supervisor.start({ name: 'bridge', script: script('apps/ingest-bridge/src/main.js'), env, restart: true });
+
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;
+  const healthy = await waitForHealth(apiUrl, 30_000);
+
+  if (options.simulator) {
+    supervisor.start({
+      name: 'simulator',
+      script: script('simulator/src/main.js'),
+      args: [
+        '--broker', mqttUrl,
+        '--lines', String(options.lines),
+        '--meters-per-line', String(options.metersPerLine),
+        '--interval', '15s',
+        '--start', 'now-1h',
+        '--duration', 'forever',
+        '--speed', String(options.speed),
+        '--catch-up',
+        '--qos', '1',
+        '--faults', options.faults,
+        '--labels', path.join(config.dataDir, 'labels.jsonl'),
+      ],
+      env: { MQTT_USERNAME: config.MQTT_USERNAME, MQTT_PASSWORD: config.MQTT_PASSWORD },
+      restart: false,
+    });
+  }
+
+  const auth = config.API_TOKEN ? ` -H "Authorization: Bearer $API_TOKEN"` : '';
+  print('');
+  print(healthy ? 'meterstream is running.' : 'meterstream started, but the API did not answer /health within 30 s; see the [api] lines above.');
+  print(`  REST API      ${apiUrl}            e.g. curl -s${auth} ${apiUrl}/lines`);
+  print(`  API docs      ${apiUrl}/docs`);
+  print(`  MQTT broker   ${mqttUrl}   (publish to line/{lineId}/SmartMeterData)`);
+  print(`  data          ${config.dataDir}`);
+  if (options.simulator) print(`  simulator     ${options.lines} lines × ${options.metersPerLine} meters, starting 1 h back at ${options.speed}× until it reaches the present`);
+  print('  Ctrl-C stops everything cleanly.');
+  print('');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    print(`\n${signal}: stopping the simulator, then the bridge (it acknowledges only what is durable), processor and API...`);
+    await supervisor.stop(['simulator', 'bridge', 'processor', 'api']);
+    await broker?.close();
+    print('stopped cleanly.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}

@@ -1,0 +1,27 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { start } from './commands/start';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+};
+
+const program = new Command()
+  .name('meterstream')
+  .description('Smart-meter voltage telemetry: MQTT ingest, a durable stream, event-time processing, alerts, REST.');
+
+program
+  .command('start')
+  .description('run the whole pipeline on embedded defaults (configured by environment variables; see README)')
+  .option('--no-simulator', 'do not start the simulated fleet')
+  .option('--lines <n>', 'simulated feeder lines', positiveInt, 20)
+  .option('--meters-per-line <n>', 'simulated meters per line', positiveInt, 50)
+  .option('--speed <x>', 'simulated seconds per real second while catching up to the present', positiveInt, 30)
+  .option('--faults <profile>', 'simulated fault profile: demo | none', 'demo')
+  .action(async (options) => start(options));
+
+program.parseAsync().catch((err: Error) => {
+  console.error(`meterstream: ${err.message}`);
+  process.exit(1);
+});

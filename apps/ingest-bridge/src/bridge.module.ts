@@ -1,0 +1,73 @@
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { loadConfig, type Config } from '@meterstream/config';
+import { READINGS_TOPIC_FILTER } from '@meterstream/contracts';
+import { DurableSubscriber } from '@meterstream/mqtt';
+import { startRateReporter } from '@meterstream/observability';
+import { createStreamLog, type StreamLog } from '@meterstream/stream';
+import { IngestBridge } from './ingest-bridge';
+
+export const CONFIG = Symbol('CONFIG');
+export const STREAM_LOG = Symbol('STREAM_LOG');
+
+/** Wires the MQTT subscription to the bridge logic and owns their lifecycle. */
+@Injectable()
+export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('ingest-bridge');
+  private subscriber: DurableSubscriber | undefined;
+  private stopReporter: (() => void) | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(STREAM_LOG) private readonly log: StreamLog,
+    private readonly bridge: IngestBridge,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const url = this.config.MQTT_URL ?? `mqtt://${this.config.MQTT_HOST}:${this.config.MQTT_PORT}`;
+    const subscriber = new DurableSubscriber({
+      url,
+      clientId: this.config.MQTT_CLIENT_ID,
+      topics: [READINGS_TOPIC_FILTER],
+      username: this.config.MQTT_USERNAME,
+      password: this.config.MQTT_PASSWORD,
+      maxBatch: this.config.BRIDGE_BATCH_MAX,
+      maxInFlight: this.config.BRIDGE_MAX_INFLIGHT,
+      handleBatch: (messages) => this.bridge.ingest(messages),
+    });
+    subscriber.on('error', (err: Error) => this.logger.warn(`MQTT: ${err.message}`));
+    subscriber.on('batch-error', (err: Error) => this.logger.error(`append failed, batch kept unacknowledged and retried: ${err.message}`));
+    subscriber.on('disconnect', () => this.logger.warn(`disconnected from ${url}; reconnecting`));
+    subscriber.on('connect', ({ sessionPresent }: { sessionPresent: boolean }) =>
+      this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${READINGS_TOPIC_FILTER}`),
+    );
+    this.subscriber = subscriber;
+    await subscriber.start();
+    this.stopReporter = startRateReporter(
+      'ingest',
+      () => ({ readings: this.bridge.counters.readings, deadLetters: this.bridge.counters.deadLetters, inFlight: subscriber.inFlight }),
+      (line) => this.logger.log(line),
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopReporter?.();
+    // Let the batch in progress become durable and be acknowledged before the log closes.
+    await this.subscriber?.stop();
+    await this.log.close();
+    this.logger.log(`stopped after ${this.bridge.counters.readings} readings and ${this.bridge.counters.deadLetters} dead letters`);
+  }
+}
+
+@Module({
+  providers: [
+    { provide: CONFIG, useFactory: () => loadConfig() },
+    { provide: STREAM_LOG, useFactory: (config: Config) => createStreamLog(config), inject: [CONFIG] },
+    {
+      provide: IngestBridge,
+      useFactory: (log: StreamLog, config: Config) => new IngestBridge(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS }),
+      inject: [STREAM_LOG, CONFIG],
+    },
+    BridgeRunner,
+  ],
+})
+export class BridgeModule {}

@@ -1,0 +1,44 @@
+import { deadLetter, encodeEnvelope, parseReading, STREAMS } from '@meterstream/contracts';
+import type { InboundMessage } from '@meterstream/mqtt';
+import type { AppendRecord, StreamLog } from '@meterstream/stream';
+
+export interface IngestCounters {
+  readings: number;
+  deadLetters: number;
+  batches: number;
+}
+
+/**
+ * The bridge's logic, free of MQTT: validates a batch of messages and appends the readings to
+ * `readings` and everything invalid to `dead-letters` with its reason and raw bytes. The batch is
+ * acknowledged to the broker only after this resolves, so it must not resolve before both appends
+ * are durable — and it throws (leaving the batch unacknowledged, to be retried) if either fails.
+ */
+export class IngestBridge {
+  readonly counters: IngestCounters = { readings: 0, deadLetters: 0, batches: 0 };
+
+  constructor(
+    private readonly log: StreamLog,
+    private readonly options: { maxFutureSkewMs: number; now?: () => number },
+  ) {}
+
+  async ingest(messages: readonly InboundMessage[]): Promise<void> {
+    const ingestTime = (this.options.now ?? Date.now)();
+    const readings: AppendRecord[] = [];
+    const deadLetters: AppendRecord[] = [];
+    for (const message of messages) {
+      const result = parseReading(message.topic, message.payload, { ingestTime, maxFutureSkewMs: this.options.maxFutureSkewMs });
+      if (result.ok) {
+        readings.push({ key: result.envelope.lineId, value: encodeEnvelope(result.envelope) });
+      } else {
+        const letter = deadLetter(message.topic, message.payload, result.errors, ingestTime, result.deviceId);
+        deadLetters.push({ key: letter.lineId, value: encodeEnvelope(letter) });
+      }
+    }
+    if (readings.length > 0) await this.log.append(STREAMS.readings, readings);
+    if (deadLetters.length > 0) await this.log.append(STREAMS.deadLetters, deadLetters);
+    this.counters.readings += readings.length;
+    this.counters.deadLetters += deadLetters.length;
+    this.counters.batches++;
+  }
+}

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { exitWithParent } from '@meterstream/observability';
+import { BridgeModule } from './bridge.module';
+
+/** The ingest bridge: MQTT line/+/SmartMeterData → stream "readings" (and "dead-letters"). */
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(BridgeModule, { logger: ['log', 'warn', 'error'] });
+  app.enableShutdownHooks();
+  exitWithParent();
+}
+
+main().catch((err: Error) => {
+  console.error(`ingest-bridge failed to start: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,188 @@
+import type Database from 'better-sqlite3';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  STREAMS,
+  type DeadLetterEnvelope,
+  type Envelope,
+  type ReadingEnvelope,
+} from '@meterstream/contracts';
+import { StreamTopology, type ProcessorOptions, type ProcessorStats } from '@meterstream/processing';
+import type { SqliteReadModel } from '@meterstream/read-model';
+import type { EmbeddedStreamLog } from '@meterstream/stream';
+import { CheckpointStore, type Checkpoint } from './checkpoint-store';
+
+export interface ProcessorRuntimeOptions {
+  topology: ProcessorOptions;
+  /** Most records read per partition per batch. */
+  maxRecordsPerPartition: number;
+  /** Pause between polls when the input is caught up. */
+  idlePollMs: number;
+  readingRetentionMs: number;
+  logRetentionMs: number;
+  /** Processing time source; injectable so tests are deterministic. */
+  now?: () => number;
+}
+
+export interface ProcessorCounters {
+  readings: number;
+  deadLetters: number;
+  aggregates: number;
+  alerts: number;
+  late: number;
+  batches: number;
+}
+
+const INPUTS = [STREAMS.readings, STREAMS.deadLetters] as const;
+
+/**
+ * The processor's I/O loop around the pure StreamTopology, on the embedded log: read a batch from
+ * every input partition, run it through the topology, then in ONE SQLite transaction append the
+ * outputs (aggregates, alerts, late side output), apply the read model and save the checkpoint
+ * (topology state + input positions). A crash at any point resumes from the last checkpoint with
+ * nothing emitted twice and nothing missing.
+ */
+export class ProcessorRuntime {
+  readonly counters: ProcessorCounters = { readings: 0, deadLetters: 0, aggregates: 0, alerts: 0, late: 0, batches: 0 };
+  private topology!: StreamTopology;
+  private positions: Checkpoint['positions'] = {};
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastPruneAt = 0;
+  private readonly commitBatch: (batch: CommitBatch) => void;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly log: EmbeddedStreamLog,
+    private readonly readModel: SqliteReadModel,
+    private readonly checkpoints: CheckpointStore,
+    private readonly options: ProcessorRuntimeOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.commitBatch = db.transaction((batch: CommitBatch) => this.commitSync(batch));
+    this.restore();
+  }
+
+  /** Loads the last checkpoint (or starts from the beginning of the streams). */
+  private restore(): void {
+    const checkpoint = this.checkpoints.load();
+    this.positions = checkpoint.positions;
+    this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined);
+  }
+
+  stats(): ProcessorStats {
+    return this.topology.stats();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in progress (it commits whole) and stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const processed = this.processBatch();
+      if (processed === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.idlePollMs);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      } else {
+        // Yield so shutdown signals and timers are served between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  /** Reads, processes and commits one batch; returns how many input records it consumed. */
+  processBatch(): number {
+    const now = this.now();
+    const readings: ReadingEnvelope[] = [];
+    const deadLetters: DeadLetterEnvelope[] = [];
+    const nextPositions: Checkpoint['positions'] = {};
+    let consumed = 0;
+
+    for (const stream of INPUTS) {
+      const positions = { ...(this.positions[stream] ?? {}) };
+      for (let p = 0; p < this.log.partitionCount(stream); p++) {
+        const partition = String(p);
+        const records = this.log.readSync(stream, partition, positions[partition] ?? null, this.options.maxRecordsPerPartition);
+        if (records.length === 0) continue;
+        positions[partition] = records[records.length - 1].position;
+        consumed += records.length;
+        for (const record of records) {
+          const envelope = decodeEnvelope<Envelope>(record.value);
+          if (stream === STREAMS.readings) {
+            const reading = envelope as ReadingEnvelope;
+            readings.push(reading);
+            this.topology.process(partition, reading, now);
+          } else {
+            deadLetters.push(envelope as DeadLetterEnvelope);
+          }
+        }
+      }
+      nextPositions[stream] = positions;
+    }
+    this.topology.advanceProcessingTime(now);
+    if (consumed === 0 && !this.topology.hasOutput) {
+      this.pruneIfDue(now);
+      return 0;
+    }
+
+    const output = this.topology.takeOutput();
+    this.commitBatch({ readings, deadLetters, output, positions: nextPositions, now });
+    this.positions = nextPositions;
+    this.counters.readings += readings.length;
+    this.counters.deadLetters += deadLetters.length;
+    this.counters.aggregates += output.aggregates.length;
+    this.counters.alerts += output.alerts.length;
+    this.counters.late += output.late.length;
+    this.counters.batches++;
+    this.pruneIfDue(now);
+    return consumed;
+  }
+
+  private commitSync(batch: CommitBatch): void {
+    const { output } = batch;
+    const toRecords = (envelopes: readonly Envelope[]) => envelopes.map((e) => ({ key: e.lineId, value: encodeEnvelope(e) }));
+    if (output.aggregates.length > 0) this.log.appendSync(STREAMS.aggregates, toRecords(output.aggregates), batch.now);
+    if (output.alerts.length > 0) this.log.appendSync(STREAMS.alerts, toRecords(output.alerts), batch.now);
+    if (output.late.length > 0) this.log.appendSync(STREAMS.lateReadings, toRecords(output.late), batch.now);
+    this.readModel.applySync({
+      readings: batch.readings,
+      aggregates: output.aggregates,
+      alerts: output.alerts,
+      deadLetters: batch.deadLetters,
+    });
+    this.checkpoints.saveSync({ positions: batch.positions, topology: this.topology.snapshot() }, batch.now);
+  }
+
+  /** Retention, once a minute: raw readings in the read model, and the log itself. */
+  private pruneIfDue(now: number): void {
+    if (now - this.lastPruneAt < 60_000) return;
+    this.lastPruneAt = now;
+    this.readModel.pruneReadingsSync(now - this.options.readingRetentionMs);
+    this.log.pruneSync(now - this.options.logRetentionMs);
+  }
+}
+
+interface CommitBatch {
+  readings: ReadingEnvelope[];
+  deadLetters: DeadLetterEnvelope[];
+  output: ReturnType<StreamTopology['takeOutput']>;
+  positions: Checkpoint['positions'];
+  now: number;
+}

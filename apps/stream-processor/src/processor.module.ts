@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { loadConfig, type Config } from '@meterstream/config';
+import { startRateReporter } from '@meterstream/observability';
+import { SqliteReadModel } from '@meterstream/read-model';
+import { EmbeddedStreamLog, openEmbeddedDatabase } from '@meterstream/stream';
+import { CheckpointStore } from './checkpoint-store';
+import { ProcessorRuntime } from './processor-runtime';
+
+export const CONFIG = Symbol('CONFIG');
+export const DATABASE = Symbol('DATABASE');
+
+const HOUR = 3_600_000;
+
+export function createProcessorRuntime(config: Config, db: Database.Database): ProcessorRuntime {
+  const log = new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
+  const readModel = new SqliteReadModel(db);
+  readModel.migrate();
+  return new ProcessorRuntime(db, log, readModel, new CheckpointStore(db, 'stream-processor'), {
+    topology: {
+      windowSizeMs: config.WINDOW_SIZE_MS,
+      outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
+      allowedLatenessMs: config.ALLOWED_LATENESS_MS,
+      idleTimeoutMs: config.IDLE_TIMEOUT_MS,
+      voltageLow: config.VOLTAGE_LOW,
+      voltageHigh: config.VOLTAGE_HIGH,
+      clearAfterWindows: config.ALERT_CLEAR_WINDOWS,
+    },
+    maxRecordsPerPartition: 2000,
+    idlePollMs: 100,
+    readingRetentionMs: config.READING_RETENTION_HOURS * HOUR,
+    logRetentionMs: config.LOG_RETENTION_HOURS * HOUR,
+  });
+}
+
+@Injectable()
+export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('stream-processor');
+  private stopReporter: (() => void) | undefined;
+
+  constructor(
+    @Inject(DATABASE) private readonly db: Database.Database,
+    private readonly runtime: ProcessorRuntime,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.runtime.start();
+    this.logger.log('processing readings and dead-letters');
+    this.stopReporter = startRateReporter(
+      'processor',
+      () => {
+        const { readings, aggregates, alerts, late } = this.runtime.counters;
+        const { openWindows } = this.runtime.stats();
+        return { readings, aggregates, alerts, late, openWindows };
+      },
+      (line) => this.logger.log(line),
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopReporter?.();
+    await this.runtime.stop();
+    this.db.close();
+    this.logger.log('stopped at a checkpoint');
+  }
+}
+
+@Module({
+  providers: [
+    { provide: CONFIG, useFactory: () => loadConfig() },
+    { provide: DATABASE, useFactory: (config: Config) => openEmbeddedDatabase(config.databaseFile, { synchronous: config.LOG_SYNC }), inject: [CONFIG] },
+    { provide: ProcessorRuntime, useFactory: createProcessorRuntime, inject: [CONFIG, DATABASE] },
+    ProcessorRunner,
+  ],
+})
+export class ProcessorModule {}

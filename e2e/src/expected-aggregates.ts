@@ -1,0 +1,48 @@
+import { parseReading, type ReadingEnvelope } from '@meterstream/contracts';
+
+export interface ExpectedWindow {
+  lineId: string;
+  windowStart: number;
+  count: number;
+  meters: number;
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+}
+
+/**
+ * The batch answer the streaming pipeline must reproduce: every valid reading counted once (by
+ * id), grouped by line and tumbling window, statistics computed the plain two-pass way.
+ */
+export function expectedAggregates(messages: { topic: string; payload: Buffer }[], windowMs: number): Map<string, ExpectedWindow> {
+  const unique = new Map<string, ReadingEnvelope>();
+  for (const m of messages) {
+    const parsed = parseReading(m.topic, m.payload, { ingestTime: Date.now() + 365 * 86_400_000 });
+    if (parsed.ok) unique.set(parsed.envelope.id, parsed.envelope);
+  }
+  const groups = new Map<string, ReadingEnvelope[]>();
+  for (const r of unique.values()) {
+    const key = `${r.lineId}@${Math.floor(r.eventTime / windowMs) * windowMs}`;
+    const group = groups.get(key) ?? [];
+    group.push(r);
+    groups.set(key, group);
+  }
+  const out = new Map<string, ExpectedWindow>();
+  for (const [key, group] of groups) {
+    const volts = group.map((r) => r.body.voltage);
+    const mean = volts.reduce((a, b) => a + b, 0) / volts.length;
+    const variance = volts.reduce((a, v) => a + (v - mean) ** 2, 0) / volts.length;
+    out.set(key, {
+      lineId: group[0].lineId,
+      windowStart: Math.floor(group[0].eventTime / windowMs) * windowMs,
+      count: group.length,
+      meters: new Set(group.map((r) => r.deviceId)).size,
+      min: Math.min(...volts),
+      max: Math.max(...volts),
+      mean,
+      stddev: Math.sqrt(variance),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,2 @@
+export * from './durable-subscriber';
+export * from './embedded-broker';

@@ -1,0 +1,2 @@
+export * from './rate-reporter';
+export * from './lifecycle';

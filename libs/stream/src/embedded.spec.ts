@@ -1,0 +1,90 @@
+import { makeTempDir } from '@meterstream/test-harness';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { EmbeddedStreamLog, openEmbeddedDatabase } from './embedded';
+import { partitionForKey } from './partitioner';
+
+const rec = (key: string, text: string) => ({ key, value: Buffer.from(text) });
+
+describe('EmbeddedStreamLog', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let file: string;
+  beforeEach(() => {
+    temp = makeTempDir();
+    file = path.join(temp.dir, 'log.db');
+  });
+  afterEach(() => temp.cleanup());
+
+  it('keeps per-key order inside the key’s partition with increasing positions', async () => {
+    const log = EmbeddedStreamLog.open(file, { partitions: 4 });
+    await log.append('readings', [rec('L01', 'a1'), rec('L02', 'b1'), rec('L01', 'a2')]);
+    await log.append('readings', [rec('L01', 'a3')]);
+    const partition = String(partitionForKey('L01', 4));
+    const records = (await log.read('readings', partition, null, 100)).filter((r) => r.key === 'L01');
+    expect(records.map((r) => r.value.toString())).toEqual(['a1', 'a2', 'a3']);
+    const positions = records.map((r) => Number(r.position));
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(new Set(positions).size).toBe(3);
+    expect(await log.partitions('readings')).toEqual(['0', '1', '2', '3']);
+    await log.close();
+  });
+
+  it('reads strictly after a position, in pages', async () => {
+    const log = EmbeddedStreamLog.open(file, { partitions: 1 });
+    await log.append('s', Array.from({ length: 10 }, (_, i) => rec('k', `v${i}`)));
+    const first = await log.read('s', '0', null, 4);
+    const second = await log.read('s', '0', first[3].position, 4);
+    const rest = await log.read('s', '0', second[3].position, 100);
+    expect([...first, ...second, ...rest].map((r) => r.value.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}`));
+    expect(await log.read('s', '0', rest[rest.length - 1].position, 100)).toEqual([]);
+    await log.close();
+  });
+
+  it('keeps streams apart', async () => {
+    const log = EmbeddedStreamLog.open(file, { partitions: 1 });
+    await log.append('readings', [rec('k', 'r')]);
+    await log.append('alerts', [rec('k', 'a')]);
+    expect((await log.read('readings', '0', null, 10)).map((r) => r.value.toString())).toEqual(['r']);
+    expect((await log.read('alerts', '0', null, 10)).map((r) => r.value.toString())).toEqual(['a']);
+    await log.close();
+  });
+
+  it('persists records and committed positions across reopen, and keeps a stream’s partition count', async () => {
+    const first = EmbeddedStreamLog.open(file, { partitions: 3 });
+    await first.append('readings', [rec('L01', 'x')]);
+    const [record] = await first.read('readings', String(partitionForKey('L01', 3)), null, 1);
+    await first.commit('processor', 'readings', new Map([[record.partition, record.position]]));
+    await first.close();
+
+    const reopened = EmbeddedStreamLog.open(file, { partitions: 8 });
+    expect(await reopened.partitions('readings')).toHaveLength(3);
+    expect(await reopened.committed('processor', 'readings')).toEqual(new Map([[record.partition, record.position]]));
+    expect(reopened.countSync('readings')).toBe(1);
+    await reopened.close();
+  });
+
+  it('accepts appends from another process on the same file', async () => {
+    const log = EmbeddedStreamLog.open(file, { partitions: 1 });
+    await log.append('s', [rec('k', 'from-test')]);
+    // A second OS process writes through better-sqlite3 directly, as the bridge does beside the processor.
+    const script = `
+      const D = require('better-sqlite3'); const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 5000');
+      db.prepare("INSERT INTO log_records (stream, partition, key, value, append_time) VALUES ('s', 0, 'k', ?, 0)").run(Buffer.from('from-child'));`;
+    execFileSync(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '../../..') });
+    const values = (await log.read('s', '0', null, 10)).map((r) => r.value.toString());
+    expect(values).toEqual(['from-test', 'from-child']);
+    await log.close();
+  });
+
+  it('prunes only records appended before the retention cutoff', async () => {
+    const db = openEmbeddedDatabase(file);
+    const log = new EmbeddedStreamLog(db, { partitions: 1 });
+    db.transaction(() => {
+      log.appendSync('s', [rec('k', 'old1'), rec('k', 'old2')], 1_000);
+      log.appendSync('s', [rec('k', 'new')], 5_000);
+    })();
+    expect(log.pruneSync(2_000, 1)).toBe(2);
+    expect((await log.read('s', '0', null, 10)).map((r) => r.value.toString())).toEqual(['new']);
+    await log.close();
+  });
+});

@@ -1,0 +1,3 @@
+export * from './pipeline';
+export * from './temp-dir';
+export * from './wait-for';

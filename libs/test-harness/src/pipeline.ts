@@ -1,0 +1,135 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { waitFor } from './wait-for';
+
+const ROOT = path.resolve(__dirname, '../../..');
+let built = false;
+
+/** Compiles the workspace to dist/ once per test process (incremental, about a second). */
+export function buildOnce(): void {
+  if (built) return;
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.js'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
+  built = true;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+type ServiceName = 'bridge' | 'processor' | 'api';
+const SCRIPTS: Record<ServiceName, string> = {
+  bridge: 'dist/apps/ingest-bridge/src/main.js',
+  processor: 'dist/apps/stream-processor/src/main.js',
+  api: 'dist/apps/query-api/src/main.js',
+};
+
+interface Service {
+  child: ChildProcess;
+  output: string[];
+}
+
+/**
+ * The three services as separate OS processes built from dist/, exactly as `npm start` runs them,
+ * so tests can SIGKILL one and start it again. Output is kept for failure messages.
+ */
+export class PipelineProcesses {
+  private readonly services = new Map<ServiceName, Service>();
+  readonly apiUrl: string;
+
+  private constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    port: number,
+  ) {
+    this.apiUrl = `http://127.0.0.1:${port}`;
+  }
+
+  static async start(options: { mqttUrl: string; dataDir: string; env?: Record<string, string> }): Promise<PipelineProcesses> {
+    buildOnce();
+    const port = await freePort();
+    const pipeline = new PipelineProcesses(
+      {
+        ...process.env,
+        DATA_DIR: options.dataDir,
+        MQTT_URL: options.mqttUrl,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        MQTT_CLIENT_ID: `bridge-${path.basename(options.dataDir)}`,
+        ...options.env,
+      },
+      port,
+    );
+    pipeline.spawn('processor');
+    pipeline.spawn('api');
+    await pipeline.spawnBridge();
+    await waitFor(async () => (await fetch(`${pipeline.apiUrl}/health`)).ok, { what: 'API /health', timeoutMs: 30_000 });
+    return pipeline;
+  }
+
+  private spawn(name: ServiceName): Service {
+    const child = spawn(process.execPath, [path.join(ROOT, SCRIPTS[name])], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const service: Service = { child, output: [] };
+    const keep = (chunk: Buffer) => {
+      service.output.push(chunk.toString());
+      if (service.output.length > 500) service.output.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.services.set(name, service);
+    return service;
+  }
+
+  /** Starts the bridge and waits until it has subscribed. */
+  async spawnBridge(): Promise<void> {
+    const service = this.spawn('bridge');
+    await waitFor(() => service.output.join('').includes('subscribed to') || service.child.exitCode !== null, {
+      what: 'the bridge to subscribe',
+      timeoutMs: 30_000,
+    });
+    if (service.child.exitCode !== null) throw new Error(`bridge exited: ${this.output('bridge')}`);
+  }
+
+  /** Kills a service without letting it clean up (SIGKILL) and waits for it to be gone. */
+  async kill(name: ServiceName): Promise<void> {
+    const service = this.services.get(name);
+    if (!service || service.child.exitCode !== null || service.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => service.child.once('exit', resolve));
+    service.child.kill('SIGKILL');
+    await exited;
+  }
+
+  async restart(name: ServiceName): Promise<void> {
+    if (name === 'bridge') await this.spawnBridge();
+    else this.spawn(name);
+  }
+
+  output(name: ServiceName): string {
+    return this.services.get(name)?.output.join('') ?? '';
+  }
+
+  async get<T = unknown>(urlPath: string): Promise<T> {
+    const res = await fetch(`${this.apiUrl}${urlPath}`);
+    if (!res.ok) throw new Error(`GET ${urlPath} → ${res.status}: ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  /** Graceful stop (SIGTERM), bridge first so it acknowledges only what is durable. */
+  async stop(): Promise<void> {
+    for (const name of ['bridge', 'processor', 'api'] as ServiceName[]) {
+      const service = this.services.get(name);
+      if (!service || service.child.exitCode !== null || service.child.signalCode !== null) continue;
+      const exited = new Promise((resolve) => service.child.once('exit', resolve));
+      service.child.kill('SIGTERM');
+      const timer = setTimeout(() => service.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
