@@ -1,0 +1,3 @@
+export * from './alert-envelope';
+export * from './rule';
+export * from './voltage-limit.rule';

@@ -1,0 +1,183 @@
+import type { AggregateEnvelope, AlertEnvelope, AlertSeverity } from '@meterstream/contracts';
+import { alertEnvelope, formatVolts } from './alert-envelope';
+import type { AlertRule } from './rule';
+
+export interface VoltageLimitOptions {
+  /** ANSI C84.1 Range A minimum: a window whose lowest voltage is below it raises voltage-low. */
+  voltageLow: number;
+  /** ANSI C84.1 Range A maximum: a window whose highest voltage is above it raises voltage-high. */
+  voltageHigh: number;
+  /** ANSI C84.1 Range B minimum: below it the alert is critical. */
+  rangeBLow: number;
+  /** ANSI C84.1 Range B maximum: above it the alert is critical. */
+  rangeBHigh: number;
+  /** Consecutive in-range windows that clear an open alert (hysteresis). */
+  clearAfterWindows: number;
+}
+
+export type VoltageLimitKind = 'voltage-low' | 'voltage-high';
+
+/** An alert that has been raised and not yet cleared. */
+export interface OpenVoltageAlert {
+  lineId: string;
+  kind: VoltageLimitKind;
+  alertId: string;
+  severity: AlertSeverity;
+  raisedAt: number;
+  /** In-range windows seen since the last out-of-range one. */
+  inRangeStreak: number;
+}
+
+export interface VoltageLimitState {
+  open: OpenVoltageAlert[];
+}
+
+/** How one direction (low or high) reads a window and words its messages. */
+interface Limit {
+  kind: VoltageLimitKind;
+  /** The window value this limit watches: voltage min for low, max for high. */
+  value(aggregate: AggregateEnvelope): number;
+  breaches(value: number): boolean;
+  critical(value: number): boolean;
+  threshold: number;
+  criticalThreshold: number;
+  raisedMessage(lineId: string, value: number, critical: boolean): string;
+  clearedMessage(lineId: string, value: number, windows: number): string;
+}
+
+/**
+ * ANSI C84.1 service-voltage limits on per-line windows, with hysteresis: raise voltage-low when a
+ * window's minimum drops below Range A (voltage-high when its maximum exceeds it), at most one
+ * open alert per line and kind; clear it after clearAfterWindows consecutive fired windows back
+ * in range, so a line hovering at the limit does not flood operators. Severity is fixed when the
+ * alert is raised: critical beyond Range B, warning otherwise.
+ */
+export class VoltageLimitRule implements AlertRule {
+  readonly name = 'voltage-limit';
+  private readonly limits: Limit[];
+  /** Open alerts by `${kind}\u0000${lineId}`. */
+  private readonly open = new Map<string, OpenVoltageAlert>();
+
+  constructor(private readonly options: VoltageLimitOptions) {
+    const { voltageLow, voltageHigh, rangeBLow, rangeBHigh } = options;
+    this.limits = [
+      {
+        kind: 'voltage-low',
+        value: (a) => a.body.voltage.min,
+        breaches: (v) => v < voltageLow,
+        critical: (v) => v < rangeBLow,
+        threshold: voltageLow,
+        criticalThreshold: rangeBLow,
+        raisedMessage: (line, v, critical) =>
+          critical
+            ? `Line ${line} voltage ${formatVolts(v)} below ANSI Range B minimum ${formatVolts(rangeBLow)}`
+            : `Line ${line} voltage ${formatVolts(v)} below ANSI Range A minimum ${formatVolts(voltageLow)}`,
+        clearedMessage: (line, v, n) =>
+          `Line ${line} voltage back at or above ANSI Range A minimum ${formatVolts(voltageLow)} for ${consecutiveWindows(n)} (lowest ${formatVolts(v)} in the last)`,
+      },
+      {
+        kind: 'voltage-high',
+        value: (a) => a.body.voltage.max,
+        breaches: (v) => v > voltageHigh,
+        critical: (v) => v > rangeBHigh,
+        threshold: voltageHigh,
+        criticalThreshold: rangeBHigh,
+        raisedMessage: (line, v, critical) =>
+          critical
+            ? `Line ${line} voltage ${formatVolts(v)} above ANSI Range B maximum ${formatVolts(rangeBHigh)}`
+            : `Line ${line} voltage ${formatVolts(v)} above ANSI Range A maximum ${formatVolts(voltageHigh)}`,
+        clearedMessage: (line, v, n) =>
+          `Line ${line} voltage back at or below ANSI Range A maximum ${formatVolts(voltageHigh)} for ${consecutiveWindows(n)} (highest ${formatVolts(v)} in the last)`,
+      },
+    ];
+  }
+
+  onAggregate(aggregate: AggregateEnvelope, emit: (alert: AlertEnvelope) => void): void {
+    const body = aggregate.body;
+    if (body.deviceId !== undefined) return; // a line-level rule: per-meter windows are for other rules
+    for (const limit of this.limits) {
+      const key = `${limit.kind}\u0000${body.lineId}`;
+      const value = limit.value(aggregate);
+      const open = this.open.get(key);
+      if (limit.breaches(value)) {
+        if (open !== undefined) {
+          open.inRangeStreak = 0;
+          continue;
+        }
+        const critical = limit.critical(value);
+        const raised: OpenVoltageAlert = {
+          lineId: body.lineId,
+          kind: limit.kind,
+          alertId: `alert:${body.lineId}:${limit.kind}:${body.windowStart}`,
+          severity: critical ? 'critical' : 'warning',
+          raisedAt: body.windowStart,
+          inRangeStreak: 0,
+        };
+        this.open.set(key, raised);
+        emit(
+          alertEnvelope(
+            {
+              alertId: raised.alertId,
+              kind: limit.kind,
+              state: 'raised',
+              severity: raised.severity,
+              lineId: body.lineId,
+              message: limit.raisedMessage(body.lineId, value, critical),
+              evidence: evidence(limit, value, aggregate),
+              raisedAt: raised.raisedAt,
+            },
+            body.windowStart,
+            aggregate.ingestTime,
+          ),
+        );
+      } else if (open !== undefined && ++open.inRangeStreak >= this.options.clearAfterWindows) {
+        this.open.delete(key);
+        emit(
+          alertEnvelope(
+            {
+              alertId: open.alertId,
+              kind: limit.kind,
+              state: 'cleared',
+              severity: open.severity,
+              lineId: body.lineId,
+              message: limit.clearedMessage(body.lineId, value, open.inRangeStreak),
+              evidence: evidence(limit, value, aggregate),
+              raisedAt: open.raisedAt,
+            },
+            body.windowStart,
+            aggregate.ingestTime,
+          ),
+        );
+      }
+    }
+  }
+
+  /** Open alerts, for tests and the runtime's diagnostics. */
+  openAlerts(): OpenVoltageAlert[] {
+    return [...this.open.values()].map((alert) => ({ ...alert }));
+  }
+
+  snapshot(): VoltageLimitState {
+    return { open: this.openAlerts() };
+  }
+
+  restore(state: unknown): void {
+    this.open.clear();
+    for (const alert of (state as VoltageLimitState).open) this.open.set(`${alert.kind}\u0000${alert.lineId}`, { ...alert });
+  }
+}
+
+function consecutiveWindows(n: number): string {
+  return n === 1 ? '1 window' : `${n} consecutive windows`;
+}
+
+/** What the rule saw: the window's value, the Range A limit it is judged by, and the window. */
+function evidence(limit: Limit, value: number, aggregate: AggregateEnvelope) {
+  return {
+    value,
+    threshold: limit.threshold,
+    criticalThreshold: limit.criticalThreshold,
+    windowStart: aggregate.body.windowStart,
+    windowEnd: aggregate.body.windowEnd,
+  };
+}

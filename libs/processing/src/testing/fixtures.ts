@@ -1,0 +1,106 @@
+// Test helpers for the processing specs (not exported from the library).
+import { ENVELOPE_VERSION, readingId, type ReadingEnvelope } from '@meterstream/contracts';
+import type { ProcessorOptions } from '../options';
+
+export const T0 = Date.UTC(2026, 10, 29, 5, 0, 0); // aligned to the minute
+export const MINUTE = 60_000;
+
+export interface ReadingSpec {
+  line?: string;
+  device?: string;
+  t: number;
+  v: number;
+  current?: number;
+  kw?: number;
+  ingest?: number;
+}
+
+export function reading({ line = 'L01', device = 'm-1', t, v, current, kw, ingest }: ReadingSpec): ReadingEnvelope {
+  return {
+    v: ENVELOPE_VERSION,
+    type: 'reading',
+    id: readingId(device, t),
+    lineId: line,
+    deviceId: device,
+    eventTime: t,
+    ingestTime: ingest ?? t + 500,
+    body: {
+      deviceId: device,
+      lineId: line,
+      ts: new Date(t).toISOString(),
+      voltage: v,
+      ...(current === undefined ? {} : { current }),
+      ...(kw === undefined ? {} : { kw }),
+    },
+  };
+}
+
+export const baseOptions: ProcessorOptions = {
+  windowSizeMs: MINUTE,
+  outOfOrdernessMs: 5_000,
+  allowedLatenessMs: 0,
+  idleTimeoutMs: 30_000,
+};
+
+/** Population mean and stddev computed the textbook two-pass way, as an independent reference. */
+export function referenceStats(values: number[]): { min: number; max: number; mean: number; stddev: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+  return { min: Math.min(...values), max: Math.max(...values), mean, stddev: Math.sqrt(variance) };
+}
+
+/** Small seeded PRNG (mulberry32): the same seed gives the same workload on every run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** One step of a recorded run: a reading from a partition, or processing time passing. */
+export type Step = { kind: 'reading'; partition: string; reading: ReadingEnvelope; now: number } | { kind: 'tick'; now: number };
+
+/**
+ * A realistic messy workload: several partitions and lines, meters reporting every 10 s with
+ * jitter, out-of-order delivery, redeliveries, a few very late readings, a voltage dip on one
+ * line, and a partition that goes quiet midway (so idle advancement fires its windows).
+ */
+export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
+  const random = seededRandom(seed);
+  const lines = ['L01', 'L02', 'L03', 'L04', 'L05'];
+  const partitionOf = (line: string) => `p${lines.indexOf(line) % 3}`;
+  const steps: Step[] = [];
+  const pending: Array<{ arrival: number; partition: string; reading: ReadingEnvelope }> = [];
+  for (const line of lines) {
+    for (let m = 0; m < 4; m++) {
+      const device = `${line}-m${m}`;
+      const count = line === 'L03' ? readingsPerMeter / 2 : readingsPerMeter; // L03's partition goes quiet
+      for (let i = 0; i < count; i++) {
+        const t = T0 + i * 10_000 + Math.floor(random() * 1_000);
+        const dip = line === 'L02' && i >= 20 && i < 26 ? -9 : 0;
+        const v = Math.round((120 + dip + (random() - 0.5) * 4) * 10) / 10;
+        const delay = random() < 0.03 ? 120_000 : Math.floor(random() * 4_000); // a few far too late
+        const r = reading({ line, device, t, v, current: random() < 0.5 ? Math.round(random() * 200) / 10 : undefined, kw: random() < 0.3 ? Math.round(random() * 30) / 10 : undefined, ingest: t + delay });
+        pending.push({ arrival: t + delay, partition: partitionOf(line), reading: r });
+        if (random() < 0.05) pending.push({ arrival: t + delay + Math.floor(random() * 3_000), partition: partitionOf(line), reading: { ...r, ingestTime: r.ingestTime + 7 } });
+      }
+    }
+  }
+  pending.sort((a, b) => a.arrival - b.arrival);
+  let lastTick = -Infinity;
+  for (const p of pending) {
+    const now = p.arrival - T0 + 1_000_000; // processing time on its own scale, monotonic with arrival
+    if (now - lastTick >= 5_000) {
+      steps.push({ kind: 'tick', now });
+      lastTick = now;
+    }
+    steps.push({ kind: 'reading', partition: p.partition, reading: p.reading, now });
+  }
+  const end = steps[steps.length - 1].now;
+  for (let k = 1; k <= 20; k++) steps.push({ kind: 'tick', now: end + k * 20_000 }); // let everything go idle and fire
+  return steps;
+}
