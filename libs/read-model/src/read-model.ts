@@ -66,6 +66,7 @@ export interface DeadLetterRow {
   topic: string;
   reason: string;
   errors: { field: string; message: string }[];
+  /** The bytes exactly as they arrived, base64. */
   payload: string;
   receivedAt: number;
 }
@@ -79,8 +80,16 @@ export interface LineSummary {
 }
 
 export interface AlertQuery {
+  /** 'open' means raised or acknowledged. */
   state?: AlertState | 'open';
   lineId?: string;
+  /** At most this many alerts, newest first; all when absent. */
+  limit?: number;
+}
+
+export interface AggregateQuery {
+  /** A meter's own windows; when absent, the per-line windows (those without a deviceId). */
+  deviceId?: string;
 }
 
 export interface ReadModel {
@@ -89,10 +98,17 @@ export interface ReadModel {
   /** Removes raw readings older than the cutoff (event time, epoch ms); returns how many. */
   pruneReadings(olderThan: number): Promise<number>;
 
+  /** Every line that has reported (a reading, a window or an alert), ordered by lineId. */
   lines(): Promise<LineSummary[]>;
-  aggregates(lineId: string, range: TimeRange): Promise<AggregateRow[]>;
+  /** One line's summary, or null when the line never reported. */
+  line(lineId: string): Promise<LineSummary | null>;
+  /** Windows whose start lies in [from, to), ordered by window start. Per-line windows unless `query.deviceId`. */
+  aggregates(lineId: string, range: TimeRange, query?: AggregateQuery): Promise<AggregateRow[]>;
+  /** Readings with event time in [from, to), oldest first (ties by deviceId), at most `limit`. */
   readings(lineId: string, range: TimeRange, limit: number): Promise<ReadingRow[]>;
+  /** Alerts matching the query, newest raised first. */
   alerts(query: AlertQuery): Promise<AlertRow[]>;
+  /** The newest dead letters first (by receivedAt). */
   deadLetters(limit: number): Promise<DeadLetterRow[]>;
   close(): Promise<void>;
 }

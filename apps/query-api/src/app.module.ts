@@ -1,0 +1,35 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD, APP_PIPE } from '@nestjs/core';
+import type { Config } from '@meterstream/config';
+import type { ReadModel } from '@meterstream/read-model';
+import { AlertsController } from './alerts/alerts.controller';
+import { BearerTokenGuard } from './auth/bearer-token.guard';
+import { API_CONFIG, CLOCK, READ_MODEL, type Clock } from './common/tokens';
+import { createValidationPipe } from './common/validation';
+import { DeadLettersController } from './dead-letters/dead-letters.controller';
+import { HealthController } from './health/health.controller';
+import { LinesController } from './lines/lines.controller';
+
+export interface AppModuleOptions {
+  readModel: ReadModel;
+  config: Config;
+  clock: Clock;
+}
+
+/** The API is a thin shell over the read model port; the launcher decides which adapter. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [HealthController, LinesController, AlertsController, DeadLettersController],
+      providers: [
+        { provide: READ_MODEL, useValue: options.readModel },
+        { provide: API_CONFIG, useValue: options.config },
+        { provide: CLOCK, useValue: options.clock },
+        { provide: APP_GUARD, useClass: BearerTokenGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,2 @@
+export { createApiApp, InsecureExposureError, type ApiAppOptions } from './create-api-app';
+export { buildOpenApiDocument } from './openapi';

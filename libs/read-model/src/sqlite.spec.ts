@@ -1,0 +1,365 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  aggregateId,
+  deadLetter,
+  ENVELOPE_VERSION,
+  parseReading,
+  readingTopic,
+  type AggregateBody,
+  type AggregateEnvelope,
+  type AlertBody,
+  type AlertEnvelope,
+  type AlertState,
+  type ReadingEnvelope,
+} from '@meterstream/contracts';
+import { SqliteReadModel } from './sqlite';
+
+const T0 = Date.parse('2026-11-29T05:00:00.000Z');
+const MINUTE = 60_000;
+
+function reading(lineId: string, deviceId: string, time: number, voltage: number, extra: Record<string, unknown> = {}): ReadingEnvelope {
+  const payload = Buffer.from(JSON.stringify({ deviceId, ts: new Date(time).toISOString(), voltage, ...extra }));
+  const result = parseReading(readingTopic(lineId), payload, { ingestTime: time + 150 });
+  if (!result.ok) throw new Error(`bad fixture: ${JSON.stringify(result.errors)}`);
+  return result.envelope;
+}
+
+function aggregate(lineId: string, windowStart: number, overrides: Partial<AggregateBody> = {}): AggregateEnvelope {
+  const body: AggregateBody = {
+    lineId,
+    windowStart,
+    windowEnd: windowStart + MINUTE,
+    count: 120,
+    meters: 2,
+    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+    current: { mean: 8.2, max: 11.5 },
+    kw: { mean: 0.95, max: 1.4 },
+    ...overrides,
+  };
+  return {
+    v: ENVELOPE_VERSION,
+    type: 'aggregate',
+    id: aggregateId(body.deviceId ?? lineId, windowStart, MINUTE),
+    lineId,
+    deviceId: body.deviceId ?? null,
+    eventTime: body.windowEnd,
+    ingestTime: body.windowEnd + 10_000,
+    body,
+  };
+}
+
+function alert(alertId: string, state: AlertState, eventTime: number, overrides: Partial<AlertBody> = {}): AlertEnvelope {
+  const body: AlertBody = {
+    alertId,
+    kind: 'undervoltage',
+    state,
+    severity: 'warning',
+    lineId: 'L07',
+    message: `line L07 mean voltage 112.9 V below 114 V (${state})`,
+    evidence: { value: 112.9, threshold: 114, windowStart: T0, windowEnd: T0 + MINUTE },
+    raisedAt: T0 + MINUTE,
+    ...overrides,
+  };
+  return { v: ENVELOPE_VERSION, type: 'alert', id: `${alertId}:${state}`, lineId: body.lineId, deviceId: body.deviceId ?? null, eventTime, ingestTime: eventTime, body };
+}
+
+describe('SqliteReadModel', () => {
+  let dir: string;
+  let db: Database.Database;
+  let model: SqliteReadModel;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meterstream-read-model-'));
+    db = new Database(path.join(dir, 'meterstream.db'));
+    db.pragma('journal_mode = WAL');
+    model = new SqliteReadModel(db);
+  });
+
+  afterEach(() => {
+    if (db.open) db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('schema', () => {
+    it('creates rm_ tables once and migrates idempotently over existing data', async () => {
+      await model.apply({ readings: [reading('L07', 'm-000001', T0, 119.6)] });
+      model.migrate();
+      const again = new SqliteReadModel(db);
+
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+      expect(tables.map((t) => t.name)).toEqual(['rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines', 'rm_readings']);
+      expect(await again.readings('L07', { from: T0, to: T0 + 1 }, 10)).toHaveLength(1);
+    });
+
+    it('looks readings and per-line windows up through their indexes, not a table scan', () => {
+      const plan = (sql: string, ...params: unknown[]) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      expect(plan('SELECT * FROM rm_readings WHERE line_id = ? AND event_time >= ? AND event_time < ? ORDER BY event_time, device_id', 'L07', 0, 1)).toMatch(
+        /SEARCH rm_readings USING INDEX rm_readings_line_time/,
+      );
+      expect(plan('SELECT * FROM rm_aggregates WHERE line_id = ? AND device_id IS ? AND window_start >= ? AND window_start < ?', 'L07', null, 0, 1)).toMatch(
+        /SEARCH rm_aggregates USING INDEX rm_aggregates_line_window \(line_id=\? AND device_id=\? AND window_start>\? AND window_start<\?\)/,
+      );
+    });
+
+    it('opens a file it creates, survives a reopen, and refuses a read-only file without tables', async () => {
+      const file = path.join(dir, 'nested', 'other.db');
+      const owned = SqliteReadModel.open(file);
+      await owned.apply({ readings: [reading('L01', 'm-000001', T0, 120.1)] });
+      await owned.close();
+
+      const reopened = SqliteReadModel.open(file, { readonly: true });
+      expect((await reopened.readings('L01', { from: T0, to: T0 + 1 }, 10)).map((r) => r.voltage)).toEqual([120.1]);
+      await reopened.close();
+
+      const emptyFile = path.join(dir, 'empty.db');
+      new Database(emptyFile).close();
+      expect(() => SqliteReadModel.open(emptyFile, { readonly: true })).toThrow(/read model tables are missing.*start the stream processor first/);
+    });
+
+    it('leaves a handle it was given open on close', async () => {
+      await model.close();
+      expect(db.open).toBe(true);
+    });
+  });
+
+  describe('readings', () => {
+    it('stores every field and returns a line range oldest first, ties by deviceId, up to the limit', async () => {
+      await model.apply({
+        readings: [
+          reading('L07', 'm-000002', T0 + 1000, 118.2),
+          reading('L07', 'm-000001', T0 + 1000, 119.6, { current: 8.2, powerFactor: 0.97, kw: 0.95, kwh: 10234.5, status: 'ok' }),
+          reading('L07', 'm-000001', T0, 119.9),
+          reading('L08', 'm-000100', T0 + 500, 121),
+          reading('L07', 'm-000001', T0 + 2000, 119.1),
+        ],
+      });
+
+      const rows = await model.readings('L07', { from: T0, to: T0 + 2000 }, 10);
+      expect(rows.map((r) => [r.deviceId, r.eventTime])).toEqual([
+        ['m-000001', T0],
+        ['m-000001', T0 + 1000],
+        ['m-000002', T0 + 1000],
+      ]);
+      expect(rows[1]).toEqual({
+        id: `m-000001@${T0 + 1000}`,
+        lineId: 'L07',
+        deviceId: 'm-000001',
+        eventTime: T0 + 1000,
+        voltage: 119.6,
+        current: 8.2,
+        powerFactor: 0.97,
+        kw: 0.95,
+        kwh: 10234.5,
+        status: 'ok',
+      });
+      expect(rows[0]).toMatchObject({ current: null, powerFactor: null, kw: null, kwh: null, status: null });
+      expect((await model.readings('L07', { from: T0, to: T0 + 5000 }, 2)).map((r) => r.eventTime)).toEqual([T0, T0 + 1000]);
+    });
+
+    it('ignores a redelivered reading (same id) even with different values', async () => {
+      await model.apply({ readings: [reading('L07', 'm-000001', T0, 119.6)] });
+      await model.apply({ readings: [reading('L07', 'm-000001', T0, 99), reading('L07', 'm-000001', T0, 98)] });
+
+      const rows = await model.readings('L07', { from: 0, to: T0 + 1 }, 10);
+      expect(rows.map((r) => r.voltage)).toEqual([119.6]);
+    });
+
+    it('prunes readings older than the cutoff and keeps the line and its latest reading time', async () => {
+      await model.apply({ readings: [0, 1, 2, 3].map((i) => reading('L07', 'm-000001', T0 + i * MINUTE, 119 + i)) });
+
+      expect(await model.pruneReadings(T0 + 2 * MINUTE)).toBe(2);
+      expect(await model.pruneReadings(T0 + 2 * MINUTE)).toBe(0);
+      expect((await model.readings('L07', { from: 0, to: T0 + 10 * MINUTE }, 10)).map((r) => r.voltage)).toEqual([121, 122]);
+      expect((await model.line('L07'))?.latestReadingTime).toBe(T0 + 3 * MINUTE);
+    });
+  });
+
+  describe('aggregates', () => {
+    it('returns per-line windows starting in [from, to) by window start, and a meter window only when asked', async () => {
+      await model.apply({
+        aggregates: [
+          aggregate('L07', T0 + 2 * MINUTE),
+          aggregate('L07', T0),
+          aggregate('L07', T0 + MINUTE, { current: undefined, kw: undefined }),
+          aggregate('L07', T0 + MINUTE, { deviceId: 'm-000001', meters: 1, count: 60 }),
+          aggregate('L08', T0 + MINUTE),
+        ],
+      });
+
+      const lineWindows = await model.aggregates('L07', { from: T0, to: T0 + 2 * MINUTE });
+      expect(lineWindows.map((w) => w.windowStart)).toEqual([T0, T0 + MINUTE]);
+      expect(lineWindows[0]).toEqual({
+        id: aggregateId('L07', T0, MINUTE),
+        lineId: 'L07',
+        deviceId: null,
+        windowStart: T0,
+        windowEnd: T0 + MINUTE,
+        count: 120,
+        meters: 2,
+        voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+        current: { mean: 8.2, max: 11.5 },
+        kw: { mean: 0.95, max: 1.4 },
+      });
+      expect(lineWindows[1]).toMatchObject({ current: null, kw: null });
+
+      const meterWindows = await model.aggregates('L07', { from: T0, to: T0 + 5 * MINUTE }, { deviceId: 'm-000001' });
+      expect(meterWindows).toHaveLength(1);
+      expect(meterWindows[0]).toMatchObject({ deviceId: 'm-000001', windowStart: T0 + MINUTE, meters: 1, count: 60 });
+    });
+
+    it('keeps the first copy of a window id', async () => {
+      await model.apply({ aggregates: [aggregate('L07', T0)] });
+      await model.apply({ aggregates: [aggregate('L07', T0, { count: 1 })] });
+      expect((await model.aggregates('L07', { from: T0, to: T0 + 1 })).map((w) => w.count)).toEqual([120]);
+    });
+  });
+
+  describe('alerts', () => {
+    it('keeps one row per alert through raised → acknowledged → cleared, with raisedAt kept and updatedAt the event time', async () => {
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + MINUTE)] });
+      expect(await model.alerts({})).toEqual([
+        {
+          alertId: 'a-1',
+          kind: 'undervoltage',
+          state: 'raised',
+          severity: 'warning',
+          lineId: 'L07',
+          deviceId: null,
+          message: 'line L07 mean voltage 112.9 V below 114 V (raised)',
+          evidence: { value: 112.9, threshold: 114, windowStart: T0, windowEnd: T0 + MINUTE },
+          raisedAt: T0 + MINUTE,
+          updatedAt: T0 + MINUTE,
+        },
+      ]);
+
+      await model.apply({ alerts: [alert('a-1', 'acknowledged', T0 + 2 * MINUTE)] });
+      await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 5 * MINUTE, { severity: 'info' })] });
+
+      const [row, ...rest] = await model.alerts({});
+      expect(rest).toEqual([]);
+      expect(row).toMatchObject({ state: 'cleared', severity: 'info', raisedAt: T0 + MINUTE, updatedAt: T0 + 5 * MINUTE });
+    });
+
+    it('never moves an alert backwards when older events are re-applied, in a batch or later', async () => {
+      await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 5 * MINUTE), alert('a-1', 'raised', T0 + MINUTE)] });
+      await model.apply({ alerts: [alert('a-1', 'acknowledged', T0 + 2 * MINUTE)] });
+      expect(await model.alerts({})).toMatchObject([{ state: 'cleared', updatedAt: T0 + 5 * MINUTE, message: expect.stringContaining('(cleared)') }]);
+    });
+
+    it('takes a newer event of the same state (an escalation) but not an older one', async () => {
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + 3 * MINUTE, { severity: 'critical' })] });
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + MINUTE, { severity: 'warning' })] });
+      expect(await model.alerts({})).toMatchObject([{ severity: 'critical', updatedAt: T0 + 3 * MINUTE }]);
+    });
+
+    it('filters by state (open = raised or acknowledged) and line, newest raised first, with a limit', async () => {
+      await model.apply({
+        alerts: [
+          alert('a-old', 'raised', T0 + MINUTE, { raisedAt: T0 + MINUTE }),
+          alert('a-ack', 'acknowledged', T0 + 3 * MINUTE, { raisedAt: T0 + 2 * MINUTE }),
+          alert('a-done', 'cleared', T0 + 9 * MINUTE, { raisedAt: T0 + 4 * MINUTE }),
+          alert('a-other', 'raised', T0 + 6 * MINUTE, { raisedAt: T0 + 6 * MINUTE, lineId: 'L08', deviceId: 'm-000200' }),
+        ],
+      });
+      const ids = async (q: Parameters<SqliteReadModel['alerts']>[0]) => (await model.alerts(q)).map((a) => a.alertId);
+
+      expect(await ids({})).toEqual(['a-other', 'a-done', 'a-ack', 'a-old']);
+      expect(await ids({ state: 'open' })).toEqual(['a-other', 'a-ack', 'a-old']);
+      expect(await ids({ state: 'cleared' })).toEqual(['a-done']);
+      expect(await ids({ state: 'acknowledged', lineId: 'L07' })).toEqual(['a-ack']);
+      expect(await ids({ lineId: 'L08' })).toEqual(['a-other']);
+      expect(await ids({ state: 'open', limit: 2 })).toEqual(['a-other', 'a-ack']);
+      expect((await model.alerts({ lineId: 'L08' }))[0].deviceId).toBe('m-000200');
+    });
+  });
+
+  describe('dead letters', () => {
+    it('stores reason, errors and raw bytes, newest first, once per id', async () => {
+      const older = deadLetter(readingTopic('L07'), Buffer.from('{"deviceId":"m-1"}'), [{ field: 'voltage', message: 'is required (volts, a number)' }], T0, 'm-1');
+      const newer = deadLetter('sensors/garbage', Buffer.from([0xff, 0xfe, 0x00]), [{ field: '(topic)', message: 'not a readings topic' }], T0 + 1000);
+      await model.apply({ deadLetters: [older, newer] });
+      await model.apply({ deadLetters: [older] });
+
+      const rows = await model.deadLetters(10);
+      expect(rows.map((r) => r.id)).toEqual([newer.id, older.id]);
+      expect(rows[1]).toEqual({
+        id: older.id,
+        lineId: 'L07',
+        deviceId: 'm-1',
+        topic: 'line/L07/SmartMeterData',
+        reason: 'voltage: is required (volts, a number)',
+        errors: [{ field: 'voltage', message: 'is required (volts, a number)' }],
+        payload: Buffer.from('{"deviceId":"m-1"}').toString('base64'),
+        receivedAt: T0,
+      });
+      expect(Buffer.from(rows[0].payload, 'base64')).toEqual(Buffer.from([0xff, 0xfe, 0x00]));
+      expect(await model.deadLetters(1)).toHaveLength(1);
+    });
+  });
+
+  describe('lines', () => {
+    it('summarises every line: latest reading time, latest per-line window and open alerts', async () => {
+      await model.apply({
+        readings: [reading('L07', 'm-000001', T0 + 30_000, 119.6), reading('L07', 'm-000002', T0 + 10_000, 118)],
+        aggregates: [aggregate('L07', T0), aggregate('L07', T0 + MINUTE), aggregate('L07', T0 + 2 * MINUTE, { deviceId: 'm-000001' }), aggregate('L09', T0)],
+        alerts: [alert('a-open', 'raised', T0 + MINUTE), alert('a-closed', 'cleared', T0 + MINUTE, { raisedAt: T0 })],
+        deadLetters: [deadLetter(readingTopic('L99'), Buffer.from('x'), [{ field: '(payload)', message: 'not valid JSON' }], T0)],
+      });
+      // An older reading arriving later does not move the latest reading time back.
+      await model.apply({ readings: [reading('L07', 'm-000003', T0, 117)] });
+
+      const lines = await model.lines();
+      expect(lines.map((l) => l.lineId)).toEqual(['L07', 'L09']);
+      expect(lines[0].latestReadingTime).toBe(T0 + 30_000);
+      expect(lines[0].latestWindow).toMatchObject({ deviceId: null, windowStart: T0 + MINUTE });
+      expect(lines[0].openAlerts.map((a) => a.alertId)).toEqual(['a-open']);
+      expect(lines[1]).toEqual({ lineId: 'L09', latestReadingTime: null, latestWindow: expect.objectContaining({ windowStart: T0 }), openAlerts: [] });
+
+      expect(await model.line('L07')).toEqual(lines[0]);
+      expect(await model.line('L99')).toBeNull();
+    });
+  });
+
+  describe('inside a caller transaction', () => {
+    it('commits or rolls back with the caller, so outputs and checkpoints stay atomic', () => {
+      db.exec('CREATE TABLE checkpoint (position TEXT)');
+      const commit = db.transaction((fail: boolean) => {
+        model.applySync({ readings: [reading('L07', 'm-000001', T0, 119.6)], alerts: [alert('a-1', 'raised', T0)] });
+        db.prepare('INSERT INTO checkpoint VALUES (?)').run('42');
+        if (fail) throw new Error('crash before commit');
+      });
+
+      expect(() => commit(true)).toThrow('crash before commit');
+      expect(db.prepare('SELECT count(*) AS n FROM rm_readings').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT count(*) AS n FROM rm_alerts').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT count(*) AS n FROM rm_lines').get()).toEqual({ n: 0 });
+
+      commit(false);
+      expect(db.prepare('SELECT count(*) AS n FROM rm_readings').get()).toEqual({ n: 1 });
+      expect(db.prepare('SELECT count(*) AS n FROM checkpoint').get()).toEqual({ n: 1 });
+    });
+
+    it('shows another connection (the API reading the same file) a batch only once it commits', async () => {
+      const reader = SqliteReadModel.open(path.join(dir, 'meterstream.db'), { readonly: true });
+      const visible = () => reader.readings('L07', { from: T0, to: T0 + 1 }, 10);
+      db.exec('BEGIN');
+      model.applySync({ readings: [reading('L07', 'm-000001', T0, 119.6)] });
+      expect(await visible()).toEqual([]);
+      db.exec('COMMIT');
+      expect((await visible()).map((r) => r.voltage)).toEqual([119.6]);
+      await reader.close();
+    });
+
+    it('prunes without a transaction of its own', () => {
+      model.applySync({ readings: [reading('L07', 'm-000001', T0, 119.6)] });
+      db.transaction(() => {
+        expect(model.pruneReadingsSync(T0 + 1)).toBe(1);
+      })();
+      expect(db.prepare('SELECT count(*) AS n FROM rm_readings').get()).toEqual({ n: 0 });
+    });
+  });
+});

@@ -1,0 +1,448 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import type {
+  AggregateQuery,
+  AggregateRow,
+  AlertQuery,
+  AlertRow,
+  DeadLetterRow,
+  LineSummary,
+  ReadModel,
+  ReadModelBatch,
+  ReadingRow,
+  TimeRange,
+} from './read-model';
+
+/**
+ * The embedded read model: tables prefixed `rm_` in the same SQLite file as the embedded stream
+ * log and the processor's checkpoints. The processor calls the `*Sync` write methods inside its
+ * own transaction, so its outputs, this read model and its checkpoint commit atomically; the
+ * async port methods are for everyone else.
+ *
+ * Every write is idempotent by id: readings, aggregates and dead letters are INSERT OR IGNORE;
+ * alerts are one row per alertId, upserted by each alert event, only ever forward (STATE_RANK).
+ */
+export class SqliteReadModel implements ReadModel {
+  private readonly statements: Statements;
+  /** Set by `open()`: this model owns the handle and closes it in `close()`. */
+  private ownsDatabase = false;
+
+  /**
+   * Builds the model over an open handle and migrates it (idempotent). The caller owns the
+   * handle: `close()` leaves it open. A read-only handle works once the tables exist.
+   */
+  constructor(private readonly db: Database.Database) {
+    this.migrate();
+    this.statements = prepareStatements(db);
+  }
+
+  /**
+   * Opens (creating when missing) a database file in WAL mode with a 5 s busy timeout, for a
+   * process that reads while another one writes. The returned model closes the handle.
+   */
+  static open(file: string, options: { readonly?: boolean } = {}): SqliteReadModel {
+    if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    try {
+      db.pragma('busy_timeout = 5000');
+      if (!options.readonly) db.pragma('journal_mode = WAL');
+      const model = new SqliteReadModel(db);
+      model.ownsDatabase = true;
+      return model;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Creates the `rm_` tables and indexes when missing. Safe to call any number of times. */
+  migrate(): void {
+    try {
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      if (this.db.readonly) {
+        throw new Error(
+          `the read model tables are missing from read-only database ${this.db.name}: start the stream processor first (it creates them) or open the database read-write (${(err as Error).message})`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Writes a batch WITHOUT opening a transaction: the caller wraps it (the processor commits it
+   * with its checkpoint). Re-applying any batch, in any order, leaves the same state.
+   */
+  applySync(batch: ReadModelBatch): void {
+    const s = this.statements;
+    if (batch.readings && batch.readings.length > 0) {
+      // One rm_lines upsert per line per batch instead of per reading.
+      const latestByLine = new Map<string, number>();
+      for (const envelope of batch.readings) {
+        insertReading(s.insertReading, envelope);
+        const latest = latestByLine.get(envelope.lineId);
+        if (latest === undefined || envelope.eventTime > latest) latestByLine.set(envelope.lineId, envelope.eventTime);
+      }
+      for (const [lineId, time] of latestByLine) s.upsertLineReadingTime.run(lineId, time);
+    }
+    if (batch.aggregates && batch.aggregates.length > 0) {
+      const lines = new Set<string>();
+      for (const envelope of batch.aggregates) {
+        insertAggregate(s.insertAggregate, envelope);
+        lines.add(envelope.body.lineId);
+      }
+      for (const lineId of lines) s.insertLine.run(lineId);
+    }
+    if (batch.alerts && batch.alerts.length > 0) {
+      const lines = new Set<string>();
+      for (const envelope of batch.alerts) {
+        upsertAlert(s.upsertAlert, envelope);
+        lines.add(envelope.body.lineId);
+      }
+      for (const lineId of lines) s.insertLine.run(lineId);
+    }
+    // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
+    for (const envelope of batch.deadLetters ?? []) insertDeadLetter(s.insertDeadLetter, envelope);
+  }
+
+  /**
+   * Deletes raw readings with event time before `olderThan`, WITHOUT opening a transaction.
+   * rm_lines keeps each line's latest reading time: it is history, not a pointer to a row.
+   */
+  pruneReadingsSync(olderThan: number): number {
+    return this.statements.pruneReadings.run(olderThan).changes;
+  }
+
+  async apply(batch: ReadModelBatch): Promise<void> {
+    this.db.transaction(() => this.applySync(batch))();
+  }
+
+  async pruneReadings(olderThan: number): Promise<number> {
+    return this.db.transaction(() => this.pruneReadingsSync(olderThan))();
+  }
+
+  async lines(): Promise<LineSummary[]> {
+    const lines = this.statements.allLines.all() as LineRecord[];
+    const openAlerts = this.statements.openAlerts.all().map((r) => toAlertRow(r as AlertRecord));
+    const alertsByLine = new Map<string, AlertRow[]>();
+    for (const alert of openAlerts) {
+      const list = alertsByLine.get(alert.lineId);
+      if (list) list.push(alert);
+      else alertsByLine.set(alert.lineId, [alert]);
+    }
+    return lines.map((line) => this.summary(line, alertsByLine.get(line.lineId) ?? []));
+  }
+
+  async line(lineId: string): Promise<LineSummary | null> {
+    const line = this.statements.oneLine.get(lineId) as LineRecord | undefined;
+    if (!line) return null;
+    const openAlerts = this.statements.openAlertsOfLine.all(lineId).map((r) => toAlertRow(r as AlertRecord));
+    return this.summary(line, openAlerts);
+  }
+
+  async aggregates(lineId: string, range: TimeRange, query: AggregateQuery = {}): Promise<AggregateRow[]> {
+    const rows = this.statements.aggregatesInRange.all(lineId, query.deviceId ?? null, range.from, range.to) as AggregateRecord[];
+    return rows.map(toAggregateRow);
+  }
+
+  async readings(lineId: string, range: TimeRange, limit: number): Promise<ReadingRow[]> {
+    return this.statements.readingsInRange.all(lineId, range.from, range.to, limit) as ReadingRow[];
+  }
+
+  async alerts(query: AlertQuery): Promise<AlertRow[]> {
+    const states = query.state === undefined ? null : query.state === 'open' ? OPEN_STATES : [query.state];
+    const rows = this.statements.alertsMatching.all({
+      anyState: states === null ? 1 : 0,
+      state1: states?.[0] ?? null,
+      state2: states?.[1] ?? null,
+      lineId: query.lineId ?? null,
+      limit: query.limit ?? -1, // SQLite: a negative LIMIT means none
+    }) as AlertRecord[];
+    return rows.map(toAlertRow);
+  }
+
+  async deadLetters(limit: number): Promise<DeadLetterRow[]> {
+    return (this.statements.newestDeadLetters.all(limit) as DeadLetterRecord[]).map(toDeadLetterRow);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDatabase && this.db.open) this.db.close();
+  }
+
+  private summary(line: LineRecord, openAlerts: AlertRow[]): LineSummary {
+    const latest = this.statements.latestLineWindow.get(line.lineId) as AggregateRecord | undefined;
+    return {
+      lineId: line.lineId,
+      latestReadingTime: line.latestReadingTime,
+      latestWindow: latest ? toAggregateRow(latest) : null,
+      openAlerts,
+    };
+  }
+}
+
+const OPEN_STATES: readonly AlertState[] = ['raised', 'acknowledged'];
+
+/**
+ * An alert only moves forward: raised (0) → acknowledged (1) → cleared (2). A replay that
+ * re-applies an older event therefore never moves a cleared alert back to raised.
+ */
+const STATE_RANK: Record<AlertState, number> = { raised: 0, acknowledged: 1, cleared: 2 };
+
+const SCHEMA = `
+-- The key is (event_time, device_id), not the text id: a reading's id is by contract
+-- readingId(deviceId, eventTime), so the two are unique together, and a time-major key turns
+-- inserts into appends (an id-keyed table rewrites a random page per meter per batch, about 2.5x
+-- slower) and pruning into one range delete. The id is still stored, for readers.
+CREATE TABLE IF NOT EXISTS rm_readings (
+  id TEXT NOT NULL,
+  line_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  event_time INTEGER NOT NULL,
+  voltage REAL NOT NULL,
+  current REAL,
+  power_factor REAL,
+  kw REAL,
+  kwh REAL,
+  status TEXT,
+  PRIMARY KEY (event_time, device_id)
+) WITHOUT ROWID;
+-- device_id makes the order of readings with the same event time deterministic without a sort.
+CREATE INDEX IF NOT EXISTS rm_readings_line_time ON rm_readings (line_id, event_time, device_id);
+
+CREATE TABLE IF NOT EXISTS rm_aggregates (
+  id TEXT PRIMARY KEY,
+  line_id TEXT NOT NULL,
+  device_id TEXT,
+  window_start INTEGER NOT NULL,
+  window_end INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  meters INTEGER NOT NULL,
+  v_min REAL NOT NULL,
+  v_max REAL NOT NULL,
+  v_mean REAL NOT NULL,
+  v_stddev REAL NOT NULL,
+  current_mean REAL,
+  current_max REAL,
+  kw_mean REAL,
+  kw_max REAL
+);
+-- device_id sits between line and time so per-line windows (device_id IS NULL) are one index
+-- range even when the processor also writes per-meter windows for the same line.
+CREATE INDEX IF NOT EXISTS rm_aggregates_line_window ON rm_aggregates (line_id, device_id, window_start);
+
+CREATE TABLE IF NOT EXISTS rm_alerts (
+  alert_id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  state_rank INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  line_id TEXT NOT NULL,
+  device_id TEXT,
+  message TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  raised_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_alerts_state ON rm_alerts (state, raised_at);
+CREATE INDEX IF NOT EXISTS rm_alerts_line ON rm_alerts (line_id, raised_at);
+
+CREATE TABLE IF NOT EXISTS rm_dead_letters (
+  id TEXT PRIMARY KEY,
+  line_id TEXT NOT NULL,
+  device_id TEXT,
+  topic TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  errors TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_dead_letters_received ON rm_dead_letters (received_at);
+
+CREATE TABLE IF NOT EXISTS rm_lines (
+  line_id TEXT PRIMARY KEY,
+  latest_reading_time INTEGER
+);
+`;
+
+const READING_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, event_time AS eventTime, voltage, current,
+  power_factor AS powerFactor, kw, kwh, status`;
+const AGGREGATE_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, window_start AS windowStart,
+  window_end AS windowEnd, count, meters, v_min, v_max, v_mean, v_stddev, current_mean, current_max, kw_mean, kw_max`;
+const ALERT_COLUMNS = `alert_id AS alertId, kind, state, severity, line_id AS lineId, device_id AS deviceId, message,
+  evidence, raised_at AS raisedAt, updated_at AS updatedAt`;
+/** Newest first; the id breaks ties so pages are stable. */
+const ALERT_ORDER = 'ORDER BY raised_at DESC, alert_id ASC';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertReading: db.prepare(
+      `INSERT OR IGNORE INTO rm_readings (id, line_id, device_id, event_time, voltage, current, power_factor, kw, kwh, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertLineReadingTime: db.prepare(
+      `INSERT INTO rm_lines (line_id, latest_reading_time) VALUES (?, ?)
+       ON CONFLICT (line_id) DO UPDATE SET latest_reading_time =
+         max(coalesce(latest_reading_time, excluded.latest_reading_time), excluded.latest_reading_time)`,
+    ),
+    insertLine: db.prepare('INSERT OR IGNORE INTO rm_lines (line_id, latest_reading_time) VALUES (?, NULL)'),
+    insertAggregate: db.prepare(
+      `INSERT OR IGNORE INTO rm_aggregates (id, line_id, device_id, window_start, window_end, count, meters,
+         v_min, v_max, v_mean, v_stddev, current_mean, current_max, kw_mean, kw_max)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // The update only happens when the event is further along (higher state rank, or the same
+    // state at a later event time), so events may be re-applied in any order.
+    upsertAlert: db.prepare(
+      `INSERT INTO rm_alerts (alert_id, kind, state, state_rank, severity, line_id, device_id, message, evidence, raised_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (alert_id) DO UPDATE SET
+         kind = excluded.kind, state = excluded.state, state_rank = excluded.state_rank, severity = excluded.severity,
+         device_id = excluded.device_id, message = excluded.message, evidence = excluded.evidence,
+         raised_at = min(rm_alerts.raised_at, excluded.raised_at), updated_at = excluded.updated_at
+       WHERE excluded.state_rank > rm_alerts.state_rank
+          OR (excluded.state_rank = rm_alerts.state_rank AND excluded.updated_at > rm_alerts.updated_at)`,
+    ),
+    insertDeadLetter: db.prepare(
+      `INSERT OR IGNORE INTO rm_dead_letters (id, line_id, device_id, topic, reason, errors, payload, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    pruneReadings: db.prepare('DELETE FROM rm_readings WHERE event_time < ?'),
+    allLines: db.prepare('SELECT line_id AS lineId, latest_reading_time AS latestReadingTime FROM rm_lines ORDER BY line_id'),
+    oneLine: db.prepare('SELECT line_id AS lineId, latest_reading_time AS latestReadingTime FROM rm_lines WHERE line_id = ?'),
+    latestLineWindow: db.prepare(
+      `SELECT ${AGGREGATE_COLUMNS} FROM rm_aggregates WHERE line_id = ? AND device_id IS NULL
+       ORDER BY window_start DESC, window_end DESC LIMIT 1`,
+    ),
+    openAlerts: db.prepare(`SELECT ${ALERT_COLUMNS} FROM rm_alerts WHERE state IN ('raised', 'acknowledged') ${ALERT_ORDER}`),
+    openAlertsOfLine: db.prepare(
+      `SELECT ${ALERT_COLUMNS} FROM rm_alerts WHERE line_id = ? AND state IN ('raised', 'acknowledged') ${ALERT_ORDER}`,
+    ),
+    alertsMatching: db.prepare(
+      `SELECT ${ALERT_COLUMNS} FROM rm_alerts
+       WHERE (@anyState = 1 OR state IN (@state1, @state2)) AND (@lineId IS NULL OR line_id = @lineId)
+       ${ALERT_ORDER} LIMIT @limit`,
+    ),
+    // `device_id IS ?` matches NULL (per-line windows) as well as a meter id, on the index.
+    aggregatesInRange: db.prepare(
+      `SELECT ${AGGREGATE_COLUMNS} FROM rm_aggregates
+       WHERE line_id = ? AND device_id IS ? AND window_start >= ? AND window_start < ?
+       ORDER BY window_start, window_end`,
+    ),
+    readingsInRange: db.prepare(
+      `SELECT ${READING_COLUMNS} FROM rm_readings
+       WHERE line_id = ? AND event_time >= ? AND event_time < ?
+       ORDER BY event_time, device_id LIMIT ?`,
+    ),
+    newestDeadLetters: db.prepare(
+      `SELECT id, line_id AS lineId, device_id AS deviceId, topic, reason, errors, payload, received_at AS receivedAt
+       FROM rm_dead_letters ORDER BY received_at DESC, id ASC LIMIT ?`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+interface LineRecord {
+  lineId: string;
+  latestReadingTime: number | null;
+}
+
+interface AggregateRecord {
+  id: string;
+  lineId: string;
+  deviceId: string | null;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  meters: number;
+  v_min: number;
+  v_max: number;
+  v_mean: number;
+  v_stddev: number;
+  current_mean: number | null;
+  current_max: number | null;
+  kw_mean: number | null;
+  kw_max: number | null;
+}
+
+interface AlertRecord extends Omit<AlertRow, 'evidence'> {
+  evidence: string;
+}
+
+interface DeadLetterRecord extends Omit<DeadLetterRow, 'errors'> {
+  errors: string;
+}
+
+// Positional parameters: the hot path (readings) runs tens of thousands of times per second.
+function insertReading(statement: Database.Statement, e: ReadingEnvelope): void {
+  const r = e.body;
+  statement.run(e.id, e.lineId, r.deviceId, e.eventTime, r.voltage, r.current ?? null, r.powerFactor ?? null, r.kw ?? null, r.kwh ?? null, r.status ?? null);
+}
+
+function insertAggregate(statement: Database.Statement, e: AggregateEnvelope): void {
+  const a = e.body;
+  statement.run(
+    e.id,
+    a.lineId,
+    a.deviceId ?? null,
+    a.windowStart,
+    a.windowEnd,
+    a.count,
+    a.meters,
+    a.voltage.min,
+    a.voltage.max,
+    a.voltage.mean,
+    a.voltage.stddev,
+    a.current?.mean ?? null,
+    a.current?.max ?? null,
+    a.kw?.mean ?? null,
+    a.kw?.max ?? null,
+  );
+}
+
+function upsertAlert(statement: Database.Statement, e: AlertEnvelope): void {
+  const a = e.body;
+  statement.run(
+    a.alertId,
+    a.kind,
+    a.state,
+    STATE_RANK[a.state],
+    a.severity,
+    a.lineId,
+    a.deviceId ?? null,
+    a.message,
+    JSON.stringify(a.evidence),
+    a.raisedAt,
+    e.eventTime,
+  );
+}
+
+function insertDeadLetter(statement: Database.Statement, e: DeadLetterEnvelope): void {
+  const d = e.body;
+  statement.run(e.id, e.lineId, e.deviceId, d.topic, d.reason, JSON.stringify(d.errors), d.payload, d.receivedAt);
+}
+
+function toAggregateRow(r: AggregateRecord): AggregateRow {
+  return {
+    id: r.id,
+    lineId: r.lineId,
+    deviceId: r.deviceId,
+    windowStart: r.windowStart,
+    windowEnd: r.windowEnd,
+    count: r.count,
+    meters: r.meters,
+    voltage: { min: r.v_min, max: r.v_max, mean: r.v_mean, stddev: r.v_stddev },
+    current: r.current_mean === null || r.current_max === null ? null : { mean: r.current_mean, max: r.current_max },
+    kw: r.kw_mean === null || r.kw_max === null ? null : { mean: r.kw_mean, max: r.kw_max },
+  };
+}
+
+function toAlertRow(r: AlertRecord): AlertRow {
+  return { ...r, evidence: JSON.parse(r.evidence) as Record<string, unknown> };
+}
+
+function toDeadLetterRow(r: DeadLetterRecord): DeadLetterRow {
+  return { ...r, errors: JSON.parse(r.errors) as DeadLetterRow['errors'] };
+}
