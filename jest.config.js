@@ -5,7 +5,7 @@ const preset = require('./jest.preset');
 
 module.exports = {
   ...preset,
-  testMatch: ['<rootDir>/{apps,libs,simulator,bench}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{apps,libs,simulator,bench,e2e}/**/*.spec.ts'],
   testPathIgnorePatterns: [...preset.testPathIgnorePatterns, '\\.engine\\.spec\\.ts$'],
   testTimeout: 60_000,
 };

@@ -4,7 +4,7 @@ const preset = require('./jest.preset');
 
 module.exports = {
   ...preset,
-  testMatch: ['<rootDir>/{apps,libs,simulator,bench}/**/*.engine.spec.ts'],
+  testMatch: ['<rootDir>/{apps,libs,simulator,bench,e2e}/**/*.engine.spec.ts'],
   testTimeout: 120_000,
   maxWorkers: 1,
 };
