@@ -35,14 +35,17 @@ export interface EmbeddedStreamLogOptions {
 }
 
 /**
- * The embedded stream log: every stream in one table, partitioned by key, positions taken from
- * an AUTOINCREMENT rowid so they only ever grow (per partition they are increasing, not dense,
- * like Kinesis sequence numbers). Appends from several processes are safe: SQLite serialises writers.
+ * The embedded stream log. Like Kafka, it stores record *batches*: one row per (append, partition)
+ * holding that partition's records back to back, so an append of thousands of readings costs a
+ * handful of row inserts and a read a handful of row fetches. A record's position is
+ * `{batch}.{index}`: the batch's AUTOINCREMENT rowid (only ever grows) and the record's index in
+ * it. Positions increase per partition but are not dense, like Kinesis sequence numbers. Appends
+ * from several processes are safe: SQLite serialises writers.
  */
 export class EmbeddedStreamLog implements StreamLog {
   private readonly partitionCounts = new Map<string, number>();
-  private readonly insertRecord: Database.Statement;
-  private readonly selectRecords: Database.Statement;
+  private readonly insertBatch: Database.Statement;
+  private readonly selectBatches: Database.Statement;
   private readonly selectStream: Database.Statement;
   private readonly insertStream: Database.Statement;
   private readonly selectCommitted: Database.Statement;
@@ -58,15 +61,15 @@ export class EmbeddedStreamLog implements StreamLog {
         name TEXT PRIMARY KEY,
         partitions INTEGER NOT NULL
       );
-      CREATE TABLE IF NOT EXISTS log_records (
-        position INTEGER PRIMARY KEY AUTOINCREMENT,
+      CREATE TABLE IF NOT EXISTS log_batches (
+        batch INTEGER PRIMARY KEY AUTOINCREMENT,
         stream TEXT NOT NULL,
         partition INTEGER NOT NULL,
-        key TEXT NOT NULL,
-        value BLOB NOT NULL,
+        count INTEGER NOT NULL,
+        records BLOB NOT NULL,
         append_time INTEGER NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS log_records_by_partition ON log_records (stream, partition, position);
+      CREATE INDEX IF NOT EXISTS log_batches_by_partition ON log_batches (stream, partition, batch);
       CREATE TABLE IF NOT EXISTS log_consumer_positions (
         group_id TEXT NOT NULL,
         stream TEXT NOT NULL,
@@ -75,9 +78,9 @@ export class EmbeddedStreamLog implements StreamLog {
         PRIMARY KEY (group_id, stream, partition)
       );
     `);
-    this.insertRecord = db.prepare('INSERT INTO log_records (stream, partition, key, value, append_time) VALUES (?, ?, ?, ?, ?)');
-    this.selectRecords = db.prepare(
-      'SELECT position, key, value, append_time FROM log_records WHERE stream = ? AND partition = ? AND position > ? ORDER BY position LIMIT ?',
+    this.insertBatch = db.prepare('INSERT INTO log_batches (stream, partition, count, records, append_time) VALUES (?, ?, ?, ?, ?)');
+    this.selectBatches = db.prepare(
+      'SELECT batch, count, records, append_time FROM log_batches WHERE stream = ? AND partition = ? AND batch >= ? ORDER BY batch LIMIT ?',
     );
     this.selectStream = db.prepare('SELECT partitions FROM log_streams WHERE name = ?').pluck();
     this.insertStream = db.prepare('INSERT OR IGNORE INTO log_streams (name, partitions) VALUES (?, ?)');
@@ -110,8 +113,15 @@ export class EmbeddedStreamLog implements StreamLog {
    */
   appendSync(stream: string, records: readonly AppendRecord[], appendTime = Date.now()): void {
     const count = this.partitionCount(stream);
+    const byPartition = new Map<number, AppendRecord[]>();
     for (const record of records) {
-      this.insertRecord.run(stream, partitionForKey(record.key, count), record.key, record.value, appendTime);
+      const partition = partitionForKey(record.key, count);
+      const list = byPartition.get(partition);
+      if (list) list.push(record);
+      else byPartition.set(partition, [record]);
+    }
+    for (const [partition, list] of byPartition) {
+      this.insertBatch.run(stream, partition, list.length, encodeBatch(list), appendTime);
     }
   }
 
@@ -125,20 +135,24 @@ export class EmbeddedStreamLog implements StreamLog {
   }
 
   readSync(stream: string, partition: string, after: string | null, max: number): StreamRecord[] {
-    const rows = this.selectRecords.all(stream, Number(partition), after === null ? 0 : Number(after), max) as {
-      position: number;
-      key: string;
-      value: Buffer;
-      append_time: number;
-    }[];
-    return rows.map((row) => ({
-      stream,
-      partition,
-      position: String(row.position),
-      key: row.key,
-      value: row.value,
-      appendTime: row.append_time,
-    }));
+    const [afterBatch, afterIndex] = after === null ? [0, -1] : parsePosition(after);
+    const out: StreamRecord[] = [];
+    let fromBatch = afterBatch;
+    // Batches hold many records, so a few rows usually fill `max`; loop for tiny batches.
+    while (out.length < max) {
+      const rows = this.selectBatches.all(stream, Number(partition), fromBatch, 64) as BatchRow[];
+      for (const row of rows) {
+        const skip = row.batch === afterBatch ? afterIndex + 1 : 0;
+        decodeBatch(row.records, row.count, (index, key, value) => {
+          if (index < skip || out.length >= max) return;
+          out.push({ stream, partition, position: `${row.batch}.${index}`, key, value, appendTime: row.append_time });
+        });
+        if (out.length >= max) break;
+      }
+      if (rows.length < 64) break;
+      fromBatch = rows[rows.length - 1].batch + 1;
+    }
+    return out;
   }
 
   async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
@@ -160,22 +174,24 @@ export class EmbeddedStreamLog implements StreamLog {
 
   /** Number of records of a stream (all partitions). For tests, metrics and tooling. */
   countSync(stream: string): number {
-    return this.db.prepare('SELECT count(*) FROM log_records WHERE stream = ?').pluck().get(stream) as number;
+    return this.db.prepare('SELECT coalesce(sum(count), 0) FROM log_batches WHERE stream = ?').pluck().get(stream) as number;
   }
 
   /**
-   * Retention: deletes records appended before the cutoff, oldest first, in chunks so the write
-   * lock is never held for long. Returns how many were removed.
+   * Retention: deletes batches appended before the cutoff, oldest first, in chunks so the write
+   * lock is never held for long. Returns how many records were removed.
    */
-  pruneSync(appendedBefore: number, chunk = 5000): number {
-    const oldest = this.db.prepare('SELECT position FROM log_records ORDER BY position LIMIT 1').pluck();
-    const remove = this.db.prepare('DELETE FROM log_records WHERE position < ? AND append_time < ?');
+  pruneSync(appendedBefore: number, chunk = 500): number {
+    const oldest = this.db.prepare('SELECT batch FROM log_batches ORDER BY batch LIMIT 1').pluck();
+    const counted = this.db.prepare('SELECT coalesce(sum(count), 0) FROM log_batches WHERE batch < ? AND append_time < ?').pluck();
+    const remove = this.db.prepare('DELETE FROM log_batches WHERE batch < ? AND append_time < ?');
     let removed = 0;
     for (;;) {
       const first = oldest.get() as number | undefined;
       if (first === undefined) break;
+      const records = counted.get(first + chunk, appendedBefore) as number;
       const changes = remove.run(first + chunk, appendedBefore).changes;
-      removed += changes;
+      removed += records;
       if (changes < chunk) break;
     }
     return removed;
@@ -183,5 +199,50 @@ export class EmbeddedStreamLog implements StreamLog {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+interface BatchRow {
+  batch: number;
+  count: number;
+  records: Buffer;
+  append_time: number;
+}
+
+function parsePosition(position: string): [number, number] {
+  const dot = position.indexOf('.');
+  const batch = Number(dot < 0 ? position : position.slice(0, dot));
+  const index = dot < 0 ? Number.MAX_SAFE_INTEGER : Number(position.slice(dot + 1));
+  if (!Number.isInteger(batch) || !Number.isInteger(index)) throw new Error(`not a position of the embedded log: "${position}"`);
+  return [batch, index];
+}
+
+/** Records back to back: u16 key length, key (UTF-8), u32 value length, value. */
+function encodeBatch(records: readonly AppendRecord[]): Buffer {
+  let size = 0;
+  const keys = records.map((r) => Buffer.from(r.key, 'utf8'));
+  for (let i = 0; i < records.length; i++) size += 6 + keys[i].length + records[i].value.length;
+  const out = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (let i = 0; i < records.length; i++) {
+    offset = out.writeUInt16BE(keys[i].length, offset);
+    offset += keys[i].copy(out, offset);
+    offset = out.writeUInt32BE(records[i].value.length, offset);
+    offset += records[i].value.copy(out, offset);
+  }
+  return out;
+}
+
+function decodeBatch(bytes: Buffer, count: number, visit: (index: number, key: string, value: Buffer) => void): void {
+  let offset = 0;
+  for (let index = 0; index < count; index++) {
+    const keyLength = bytes.readUInt16BE(offset);
+    const key = bytes.toString('utf8', offset + 2, offset + 2 + keyLength);
+    offset += 2 + keyLength;
+    const valueLength = bytes.readUInt32BE(offset);
+    offset += 4;
+    // A view, not a copy: the row's buffer lives as long as the records that point into it.
+    visit(index, key, bytes.subarray(offset, offset + valueLength));
+    offset += valueLength;
   }
 }
