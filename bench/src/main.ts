@@ -1,21 +1,25 @@
 import { Command } from 'commander';
 import * as os from 'node:os';
+import { measureBrokerCeiling } from './broker-ceiling';
 import { measureEndToEnd } from './end-to-end';
-import { workloadMessages, type Workload } from './workload';
+import { workloadMessages, workloadReadings, type Workload } from './workload';
 
 /**
- * `npm run bench`: throughput of the embedded pipeline next to a baseline measured in the same
- * run on the same payloads (JSON.parse), because only ratios survive a shared, noisy machine.
- * Progress goes to stderr; the last line on stdout is one JSON object.
+ * `npm run bench`: throughput of the embedded pipeline next to baselines measured in the same
+ * run on the same payloads (bare JSON.parse; the MQTT broker alone), because only ratios survive
+ * a shared, noisy machine. Progress goes to stderr; the last line on stdout is one JSON object.
  */
 const program = new Command()
   .option('--lines <n>', 'feeder lines', (v) => Number(v), 20)
   .option('--meters-per-line <n>', 'meters per line', (v) => Number(v), 50)
   .option('--intervals <n>', 'readings per meter', (v) => Number(v), 300)
+  .option('--concentrator <n>', 'readings per message when a data concentrator batches a line', (v) => Number(v), 50)
   .parse();
-const opts = program.opts<{ lines: number; metersPerLine: number; intervals: number }>();
+const opts = program.opts<{ lines: number; metersPerLine: number; intervals: number; concentrator: number }>();
 
+const TARGET_READINGS_PER_SEC = 50_000;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number) => n.toLocaleString('en');
 
 function jsonParseRate(payloads: Buffer[]): number {
   let best = Infinity;
@@ -30,38 +34,56 @@ function jsonParseRate(payloads: Buffer[]): number {
 }
 
 async function main(): Promise<void> {
-  const workload: Workload = { lines: opts.lines, metersPerLine: opts.metersPerLine, intervals: opts.intervals, seed: 7 };
-  progress(`bench: generating ${workload.lines} lines × ${workload.metersPerLine} meters × ${workload.intervals} readings`);
-  const messages = workloadMessages(workload);
-  const payloads = messages.map((m) => m.payload);
+  const single: Workload = { lines: opts.lines, metersPerLine: opts.metersPerLine, intervals: opts.intervals, seed: 7, readingsPerMessage: 1 };
+  const batched: Workload = { ...single, readingsPerMessage: opts.concentrator };
+  progress(`bench: ${single.lines} lines × ${single.metersPerLine} meters × ${single.intervals} readings on ${os.cpus().length} cores`);
+  const readings = workloadReadings(single);
+  const n = readings.length;
 
-  progress('bench: baseline — bare JSON.parse of the same payloads (best of 5)');
-  const jsonParse = jsonParseRate(payloads);
-  progress(`  JSON.parse: ${jsonParse.toLocaleString('en')} readings/s`);
+  progress('[1/4] baseline: bare JSON.parse of the same payloads (best of 5)');
+  const jsonParse = jsonParseRate(readings.map((m) => m.payload));
+  progress(`      ${fmt(jsonParse)} readings/s`);
 
-  progress('bench: end to end — MQTT QoS 1 publish → aedes → bridge (durable, acked) → log → processor → aggregates');
-  const e2e = await measureEndToEnd(workload, messages.length, progress);
-  progress(`  end to end: ${e2e.readingsPerSec.toLocaleString('en')} readings/s over ${e2e.seconds.toFixed(1)} s, lost ${e2e.lost}`);
+  progress('[2/4] baseline: the embedded broker alone (QoS 1 publish → aedes → the bridge’s subscriber doing nothing)');
+  const ceiling = await measureBrokerCeiling(single, n);
+  progress(`      ${fmt(ceiling.messagesPerSec)} messages/s`);
 
+  progress('[3/4] end to end, one reading per message (meters publish directly)');
+  const direct = await measureEndToEnd(single, n, (l) => progress(`     ${l}`));
+  progress(`      ${fmt(direct.readingsPerSec)} readings/s, lost ${direct.lost}`);
+
+  progress(`[4/4] end to end, ${batched.readingsPerMessage} readings per message (a data concentrator per line)`);
+  const concentrated = await measureEndToEnd(batched, n, (l) => progress(`     ${l}`));
+  progress(`      ${fmt(concentrated.readingsPerSec)} readings/s, lost ${concentrated.lost}`);
+
+  const endToEnd = (name: string, r: typeof direct) => ({
+    name,
+    readingsPerSec: r.readingsPerSec,
+    seconds: Number(r.seconds.toFixed(2)),
+    lost: r.lost,
+    inLog: r.inLog,
+    aggregated: r.aggregated,
+    ratioToJsonParse: Number((r.readingsPerSec / jsonParse).toFixed(4)),
+  });
+  const best = Math.max(direct.readingsPerSec, concentrated.readingsPerSec);
   const result = {
-    bench: 'meterstream',
+    bench: 'meterstream-embedded-pipeline',
     node: process.version,
     cpus: os.cpus().length,
-    readings: messages.length,
-    baseline: { name: 'JSON.parse of the same payloads', readingsPerSec: jsonParse },
-    endToEnd: {
-      name: 'embedded pipeline, MQTT publish to fired aggregate (synchronous=FULL, QoS 1)',
-      readingsPerSec: e2e.readingsPerSec,
-      seconds: Number(e2e.seconds.toFixed(2)),
-      publishPerSec: e2e.publishPerSec,
-      lost: e2e.lost,
-      inLog: e2e.inLog,
-      aggregated: e2e.aggregated,
-      ratioToBaseline: Number((e2e.readingsPerSec / jsonParse).toFixed(4)),
+    readings: n,
+    durability: 'QoS 1, PUBACK after SQLite commit with synchronous=FULL',
+    baselines: {
+      jsonParse: { name: 'bare JSON.parse of the same single-reading payloads', readingsPerSec: jsonParse },
+      brokerOnly: { name: 'aedes QoS 1 to a persistent subscriber that does nothing', messagesPerSec: ceiling.messagesPerSec },
     },
+    endToEnd: {
+      direct: { ...endToEnd('one reading per MQTT message', direct), ratioToBrokerOnly: Number((direct.readingsPerSec / ceiling.messagesPerSec).toFixed(3)) },
+      concentrator: { ...endToEnd(`${batched.readingsPerMessage} readings per MQTT message`, concentrated), readingsPerMessage: batched.readingsPerMessage },
+    },
+    target: { readingsPerSec: TARGET_READINGS_PER_SEC, met: best >= TARGET_READINGS_PER_SEC && direct.lost === 0 && concentrated.lost === 0 },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  if (e2e.lost !== 0) process.exitCode = 1;
+  if (direct.lost !== 0 || concentrated.lost !== 0) process.exitCode = 1;
 }
 
 main().catch((err: Error) => {

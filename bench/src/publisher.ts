@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const report = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
   // Refill in bursts: publishes issued in one turn of the event loop leave in one socket write
   // (mqtt-packet corks until the next tick), instead of one syscall per message.
-  const window = 4000;
+  const window = Math.max(100, Math.round(4000 / workload.readingsPerMessage));
   let next = 0;
   let inFlight = 0;
   report({ event: 'start', t: Date.now(), messages: messages.length });

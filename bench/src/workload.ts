@@ -6,12 +6,18 @@ export interface Workload {
   metersPerLine: number;
   intervals: number;
   seed: number;
+  /**
+   * 1: every meter publishes its own reading. More: a data concentrator per line publishes its
+   * meters' readings of one interval together as a JSON array of up to this many.
+   */
+  readingsPerMessage: number;
 }
 
 export const WORKLOAD_START = Date.parse('2026-01-05T00:00:00Z');
 export const INTERVAL_MS = 15_000;
 
-export function workloadMessages(w: Workload): SimMessage[] {
+/** The readings of the workload, one per message. */
+export function workloadReadings(w: Workload): SimMessage[] {
   return [
     ...generateMessages({
       seed: w.seed,
@@ -23,6 +29,26 @@ export function workloadMessages(w: Workload): SimMessage[] {
       faults: 'none',
     }),
   ];
+}
+
+/** What the publisher sends: single readings, or per-line arrays when concentrators batch them. */
+export function workloadMessages(w: Workload): { topic: string; payload: Buffer }[] {
+  const readings = workloadReadings(w);
+  if (w.readingsPerMessage <= 1) return readings;
+  const messages: { topic: string; payload: Buffer }[] = [];
+  const pending = new Map<string, Buffer[]>();
+  const flush = (topic: string, parts: Buffer[]) => messages.push({ topic, payload: Buffer.concat([Buffer.from('['), Buffer.from(parts.join(',')), Buffer.from(']')]) });
+  for (const r of readings) {
+    const parts = pending.get(r.topic) ?? [];
+    parts.push(r.payload);
+    pending.set(r.topic, parts);
+    if (parts.length === w.readingsPerMessage) {
+      flush(r.topic, parts);
+      pending.delete(r.topic);
+    }
+  }
+  for (const [topic, parts] of pending) flush(topic, parts);
+  return messages;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deadLetter, encodeEnvelope, parseReading, STREAMS } from '@meterstream/contracts';
+import { deadLetter, encodeEnvelope, parseMessage, STREAMS } from '@meterstream/contracts';
 import type { InboundMessage } from '@meterstream/mqtt';
 import type { AppendRecord, StreamLog } from '@meterstream/stream';
 
@@ -27,11 +27,11 @@ export class IngestBridge {
     const readings: AppendRecord[] = [];
     const deadLetters: AppendRecord[] = [];
     for (const message of messages) {
-      const result = parseReading(message.topic, message.payload, { ingestTime, maxFutureSkewMs: this.options.maxFutureSkewMs });
-      if (result.ok) {
-        readings.push({ key: result.envelope.lineId, value: encodeEnvelope(result.envelope) });
-      } else {
-        const letter = deadLetter(message.topic, message.payload, result.errors, ingestTime, result.deviceId);
+      // A message holds one reading (a meter) or an array of them (a data concentrator).
+      const parsed = parseMessage(message.topic, message.payload, { ingestTime, maxFutureSkewMs: this.options.maxFutureSkewMs });
+      for (const envelope of parsed.readings) readings.push({ key: envelope.lineId, value: encodeEnvelope(envelope) });
+      for (const rejection of parsed.rejections) {
+        const letter = deadLetter(message.topic, message.payload, rejection.errors, ingestTime, rejection.deviceId, rejection.batch);
         deadLetters.push({ key: letter.lineId, value: encodeEnvelope(letter) });
       }
     }

@@ -68,7 +68,15 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
 @Module({
   providers: [
     { provide: CONFIG, useFactory: () => loadConfig() },
-    { provide: DATABASE, useFactory: (config: Config) => openEmbeddedDatabase(config.databaseFile, { synchronous: config.LOG_SYNC }), inject: [CONFIG] },
+    {
+      provide: DATABASE,
+      // Everything the processor writes is derived from the durable readings log and committed
+      // together with its checkpoint, so it needs no fsync per commit: after an OS crash the last
+      // commits are lost *together* and recomputed identically from the log. (WAL keeps the file
+      // consistent either way; the bridge's appends stay synchronous=FULL.)
+      useFactory: (config: Config) => openEmbeddedDatabase(config.databaseFile, { synchronous: 'normal' }),
+      inject: [CONFIG],
+    },
     { provide: ProcessorRuntime, useFactory: createProcessorRuntime, inject: [CONFIG, DATABASE] },
     ProcessorRunner,
   ],

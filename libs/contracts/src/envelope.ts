@@ -71,8 +71,10 @@ export interface DeadLetterBody {
   reason: string;
   errors: FieldError[];
   topic: string;
-  /** The bytes exactly as they arrived, base64. */
+  /** The bytes exactly as they arrived, base64 (for a batch element: that element's JSON). */
   payload: string;
+  /** Set when one element of a concentrator batch (a JSON array) was rejected. */
+  batchIndex?: number;
   receivedAt: number;
 }
 

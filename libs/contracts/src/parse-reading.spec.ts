@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deadLetter, parseReading } from './parse-reading';
+import { deadLetter, MAX_READINGS_PER_MESSAGE, parseMessage, parseReading } from './parse-reading';
 
 const INGEST = Date.parse('2026-11-29T06:00:00.000Z');
 const topic = 'line/L07/SmartMeterData';
@@ -78,6 +78,34 @@ describe('parseReading', () => {
   });
 });
 
+describe('parseMessage (a meter or a data concentrator)', () => {
+  const message = (payload: unknown) => parseMessage(topic, Buffer.from(JSON.stringify(payload)), { ingestTime: INGEST });
+
+  it('treats a single object exactly like parseReading', () => {
+    const parsed = message(good);
+    expect(parsed.rejections).toEqual([]);
+    expect(parsed.readings).toEqual([(parse(good) as { envelope: unknown }).envelope]);
+  });
+
+  it('keeps the valid readings of a batch and rejects each bad one with its index', () => {
+    const parsed = message([good, { ...good, deviceId: 'm-2', voltage: 'x' }, { ...good, deviceId: 'm-3' }, 42]);
+    expect(parsed.readings.map((r) => r.deviceId)).toEqual(['m-000123', 'm-3']);
+    expect(parsed.rejections).toEqual([
+      { errors: [{ field: '[1].voltage', message: expect.stringContaining('must be number') }], deviceId: 'm-2', batch: { index: 1, element: { ...good, deviceId: 'm-2', voltage: 'x' } } },
+      { errors: [{ field: '[3].(payload)', message: 'must be a JSON object, got number' }], deviceId: null, batch: { index: 3, element: 42 } },
+    ]);
+  });
+
+  it('rejects an empty or oversized batch as a whole', () => {
+    expect(message([]).rejections[0].errors[0].message).toContain('1 to 1000 readings, got 0');
+    expect(message(Array.from({ length: MAX_READINGS_PER_MESSAGE + 1 }, () => good)).readings).toEqual([]);
+  });
+
+  it('is not a single reading for parseReading', () => {
+    expect(errorsOf(parse([good]))[0].message).toContain('got an array');
+  });
+});
+
 describe('deadLetter', () => {
   it('keeps the topic, the raw bytes and a readable reason, with an id derived from the bytes', () => {
     const raw = Buffer.from([0xff, 0x00, 0x7b]);
@@ -87,6 +115,14 @@ describe('deadLetter', () => {
     expect(a.lineId).toBe('L07');
     expect(Buffer.from(a.body.payload, 'base64')).toEqual(raw);
     expect(a.body.reason).toBe('(payload): not valid JSON');
+  });
+
+  it('holds just the bad element of a batch, with an id per element', () => {
+    const raw = Buffer.from('[{"deviceId":"m1"},{"deviceId":"m2"}]');
+    const letter = deadLetter(topic, raw, [{ field: '[1].voltage', message: 'is required' }], INGEST, 'm2', { index: 1, element: { deviceId: 'm2' } });
+    expect(Buffer.from(letter.body.payload, 'base64').toString()).toBe('{"deviceId":"m2"}');
+    expect(letter.body.batchIndex).toBe(1);
+    expect(letter.id).toBe(`${deadLetter(topic, raw, [], INGEST).id}#1`);
   });
 });
 
@@ -98,5 +134,7 @@ describe('the published JSON Schema', () => {
     const validate = ajv.compile(schema);
     expect(validate(good)).toBe(true);
     expect(validate({ deviceId: 'm1', ts: good.ts })).toBe(false);
+    expect(validate([good, { ...good, deviceId: 'm-2' }])).toBe(true);
+    expect(validate([])).toBe(false);
   });
 });

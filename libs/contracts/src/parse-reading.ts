@@ -17,35 +17,82 @@ export type ParseResult =
   | { ok: true; envelope: ReadingEnvelope }
   | { ok: false; errors: FieldError[]; lineId: string | undefined; deviceId: string | null };
 
+/** One reading of a message that failed the contract; `index` is set for an element of a batch. */
+export interface Rejection {
+  errors: FieldError[];
+  deviceId: string | null;
+  /** For an element of a concentrator batch: its index and the element itself. */
+  batch?: { index: number; element: unknown };
+}
+
+export interface ParsedMessage {
+  readings: ReadingEnvelope[];
+  rejections: Rejection[];
+}
+
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
 addFormats(ajv, ['date-time']);
-const validate = ajv.compile(readingSchema);
+ajv.addSchema(readingSchema);
+const validate = ajv.getSchema(`${readingSchema.$id}#/definitions/reading`)!;
 
 const DEFAULT_MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
 const MAX_ERRORS = 10;
+/** A data concentrator may send up to this many readings in one message. */
+export const MAX_READINGS_PER_MESSAGE = 1000;
 
 /**
- * Validates and normalises one MQTT message into a reading envelope. Never throws: every problem
- * comes back as field errors precise enough for a device maker to fix the payload.
+ * Validates and normalises one MQTT message: a single reading (a meter) or an array of readings
+ * of the topic's line (a data concentrator, which amortises the broker's per-message cost). Each
+ * reading stands alone: the valid ones are kept, each invalid one is rejected with its own
+ * errors, precise enough for a device maker to fix the payload. Never throws.
  */
-export function parseReading(topic: string, payload: Buffer, options: ParseOptions): ParseResult {
+export function parseMessage(topic: string, payload: Buffer, options: ParseOptions): ParsedMessage {
   const topicLineId = lineIdFromTopic(topic);
-  const fail = (errors: FieldError[], deviceId: string | null = null): ParseResult => ({
-    ok: false,
-    errors: errors.slice(0, MAX_ERRORS),
-    lineId: topicLineId,
-    deviceId,
-  });
-
+  const whole = (errors: FieldError[]): ParsedMessage => ({ readings: [], rejections: [{ errors, deviceId: null }] });
   if (topicLineId === undefined) {
-    return fail([{ field: '(topic)', message: `topic "${topic}" is not line/{lineId}/SmartMeterData` }]);
+    return whole([{ field: '(topic)', message: `topic "${topic}" is not line/{lineId}/SmartMeterData` }]);
   }
   let json: unknown;
   try {
     json = JSON.parse(payload.toString('utf8'));
   } catch (err) {
-    return fail([{ field: '(payload)', message: `not valid JSON: ${(err as Error).message}` }]);
+    return whole([{ field: '(payload)', message: `not valid JSON: ${(err as Error).message}` }]);
   }
+  if (!Array.isArray(json)) {
+    const result = normalise(json, topicLineId, options);
+    return result.ok ? { readings: [result.envelope], rejections: [] } : { readings: [], rejections: [{ errors: result.errors, deviceId: result.deviceId }] };
+  }
+  if (json.length === 0 || json.length > MAX_READINGS_PER_MESSAGE) {
+    return whole([{ field: '(payload)', message: `an array must hold 1 to ${MAX_READINGS_PER_MESSAGE} readings, got ${json.length}` }]);
+  }
+  const parsed: ParsedMessage = { readings: [], rejections: [] };
+  json.forEach((element, index) => {
+    const result = normalise(element, topicLineId, options);
+    if (result.ok) parsed.readings.push(result.envelope);
+    else parsed.rejections.push({ errors: result.errors.map((e) => ({ field: `[${index}].${e.field}`, message: e.message })), deviceId: result.deviceId, batch: { index, element } });
+  });
+  return parsed;
+}
+
+/** Validates and normalises a message that must hold exactly one reading (a JSON object). Never throws. */
+export function parseReading(topic: string, payload: Buffer, options: ParseOptions): ParseResult {
+  const parsed = parseMessage(topic, payload, options);
+  const single = parsed.readings.length + parsed.rejections.length === 1 && parsed.rejections.every((r) => r.batch === undefined);
+  if (single && parsed.readings.length === 1 && !isArrayPayload(payload)) return { ok: true, envelope: parsed.readings[0] };
+  if (single && parsed.rejections.length === 1) {
+    return { ok: false, errors: parsed.rejections[0].errors, lineId: lineIdFromTopic(topic), deviceId: parsed.rejections[0].deviceId };
+  }
+  return { ok: false, errors: [{ field: '(payload)', message: 'expected one reading (a JSON object), got an array' }], lineId: lineIdFromTopic(topic), deviceId: null };
+}
+
+function isArrayPayload(payload: Buffer): boolean {
+  return payload.toString('utf8').trimStart().startsWith('[');
+}
+
+type Normalised = { ok: true; envelope: ReadingEnvelope } | { ok: false; errors: FieldError[]; deviceId: string | null };
+
+function normalise(json: unknown, topicLineId: string, options: ParseOptions): Normalised {
+  const fail = (errors: FieldError[], deviceId: string | null = null): Normalised => ({ ok: false, errors: errors.slice(0, MAX_ERRORS), deviceId });
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return fail([{ field: '(payload)', message: `must be a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}` }]);
   }
@@ -93,12 +140,24 @@ export function parseReading(topic: string, payload: Buffer, options: ParseOptio
   };
 }
 
-/** The dead-letter record for a message that failed parsing: reason, topic and the raw bytes. */
-export function deadLetter(topic: string, payload: Buffer, errors: FieldError[], ingestTime: number, deviceId: string | null = null): DeadLetterEnvelope {
+/**
+ * The dead-letter record for a message that failed the contract: the reason, the topic and the
+ * bytes exactly as they arrived. For one bad element of a concentrator batch (whose good readings
+ * were kept) the record holds that element and its index instead of the whole batch.
+ */
+export function deadLetter(
+  topic: string,
+  payload: Buffer,
+  errors: FieldError[],
+  ingestTime: number,
+  deviceId: string | null = null,
+  batch?: Rejection['batch'],
+): DeadLetterEnvelope {
+  const id = deadLetterId(topic, payload);
   return {
     v: ENVELOPE_VERSION,
     type: 'dead-letter',
-    id: deadLetterId(topic, payload),
+    id: batch ? `${id}#${batch.index}` : id,
     lineId: lineIdFromTopic(topic) ?? '(unknown)',
     deviceId,
     eventTime: ingestTime,
@@ -107,7 +166,8 @@ export function deadLetter(topic: string, payload: Buffer, errors: FieldError[],
       reason: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
       errors,
       topic,
-      payload: payload.toString('base64'),
+      payload: (batch ? Buffer.from(JSON.stringify(batch.element) ?? 'null') : payload).toString('base64'),
+      ...(batch ? { batchIndex: batch.index } : {}),
       receivedAt: ingestTime,
     },
   };

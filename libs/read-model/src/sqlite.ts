@@ -80,8 +80,8 @@ export class SqliteReadModel implements ReadModel {
     if (batch.readings && batch.readings.length > 0) {
       // One rm_lines upsert per line per batch instead of per reading.
       const latestByLine = new Map<string, number>();
+      insertReadings(s.insertReading, s.insertReadingsChunk, batch.readings);
       for (const envelope of batch.readings) {
-        insertReading(s.insertReading, envelope);
         const latest = latestByLine.get(envelope.lineId);
         if (latest === undefined || envelope.eventTime > latest) latestByLine.set(envelope.lineId, envelope.eventTime);
       }
@@ -281,6 +281,11 @@ function prepareStatements(db: Database.Database) {
       `INSERT OR IGNORE INTO rm_readings (id, line_id, device_id, event_time, voltage, current, power_factor, kw, kwh, status)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    // Many rows per statement: the per-statement cost of better-sqlite3 dominates a narrow insert.
+    insertReadingsChunk: db.prepare(
+      `INSERT OR IGNORE INTO rm_readings (id, line_id, device_id, event_time, voltage, current, power_factor, kw, kwh, status)
+       VALUES ${Array.from({ length: READINGS_PER_STATEMENT }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    ),
     upsertLineReadingTime: db.prepare(
       `INSERT INTO rm_lines (line_id, latest_reading_time) VALUES (?, ?)
        ON CONFLICT (line_id) DO UPDATE SET latest_reading_time =
@@ -376,9 +381,26 @@ interface DeadLetterRecord extends Omit<DeadLetterRow, 'errors'> {
 }
 
 // Positional parameters: the hot path (readings) runs tens of thousands of times per second.
-function insertReading(statement: Database.Statement, e: ReadingEnvelope): void {
+const READINGS_PER_STATEMENT = 50;
+
+function readingParams(e: ReadingEnvelope, out: unknown[]): void {
   const r = e.body;
-  statement.run(e.id, e.lineId, r.deviceId, e.eventTime, r.voltage, r.current ?? null, r.powerFactor ?? null, r.kw ?? null, r.kwh ?? null, r.status ?? null);
+  out.push(e.id, e.lineId, r.deviceId, e.eventTime, r.voltage, r.current ?? null, r.powerFactor ?? null, r.kw ?? null, r.kwh ?? null, r.status ?? null);
+}
+
+function insertReadings(one: Database.Statement, chunk: Database.Statement, readings: readonly ReadingEnvelope[]): void {
+  let i = 0;
+  const params: unknown[] = [];
+  for (; i + READINGS_PER_STATEMENT <= readings.length; i += READINGS_PER_STATEMENT) {
+    params.length = 0;
+    for (let j = i; j < i + READINGS_PER_STATEMENT; j++) readingParams(readings[j], params);
+    chunk.run(params);
+  }
+  for (; i < readings.length; i++) {
+    params.length = 0;
+    readingParams(readings[i], params);
+    one.run(params);
+  }
 }
 
 function insertAggregate(statement: Database.Statement, e: AggregateEnvelope): void {
