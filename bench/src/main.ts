@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import * as os from 'node:os';
 import { measureBrokerCeiling } from './broker-ceiling';
 import { measureEndToEnd } from './end-to-end';
-import { workloadMessages, workloadReadings, type Workload } from './workload';
+import { workloadReadings, type Workload } from './workload';
 
 /**
  * `npm run bench`: throughput of the embedded pipeline next to baselines measured in the same
