@@ -46,6 +46,8 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
       'ingest',
       () => ({ readings: this.bridge.counters.readings, deadLetters: this.bridge.counters.deadLetters, inFlight: subscriber.inFlight }),
       (line) => this.logger.log(line),
+      10_000,
+      ['inFlight'],
     );
   }
 

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { exitWithParent } from '@meterstream/observability';
+import { exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { BridgeModule } from './bridge.module';
 
 /** The ingest bridge: MQTT line/+/SmartMeterData → stream "readings" (and "dead-letters"). */
 async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(BridgeModule, { logger: ['log', 'warn', 'error'] });
+  const app = await NestFactory.createApplicationContext(BridgeModule, { logger: new ServiceLogger('ingest-bridge') });
   app.enableShutdownHooks();
   exitWithParent();
 }

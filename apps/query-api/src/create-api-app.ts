@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isLoopback, type Config } from '@meterstream/config';
+import { ServiceLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
 import { AppModule } from './app.module';
 import type { Clock } from './common/tokens';
@@ -38,7 +39,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ readModel: options.readModel, config, clock: options.clock ?? Date.now }),
     // abortOnError: a failure while building must reach the caller, not end the process.
-    { logger: options.logger === false ? false : undefined, abortOnError: false },
+    { logger: options.logger === false ? false : new ServiceLogger('query-api'), abortOnError: false },
   );
   app.disable('x-powered-by');
   setupOpenApi(app);

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { exitWithParent } from '@meterstream/observability';
+import { exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { ProcessorModule } from './processor.module';
 
 /** The stream processor: readings → windows and rules → aggregates, alerts, read model. */
 async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(ProcessorModule, { logger: ['log', 'warn', 'error'] });
+  const app = await NestFactory.createApplicationContext(ProcessorModule, { logger: new ServiceLogger('stream-processor') });
   app.enableShutdownHooks();
   exitWithParent();
 }

@@ -54,6 +54,8 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
         return { readings, aggregates, alerts, late, openWindows };
       },
       (line) => this.logger.log(line),
+      10_000,
+      ['openWindows'],
     );
   }
 

@@ -1,2 +1,3 @@
 export * from './rate-reporter';
 export * from './lifecycle';
+export * from './service-logger';

@@ -7,6 +7,8 @@ export function startRateReporter(
   read: () => Record<string, number>,
   log: (line: string) => void,
   intervalMs = 10_000,
+  /** Values that are levels (in flight, open windows), not running totals: shown without a rate. */
+  gauges: readonly string[] = [],
 ): () => void {
   let previous = read();
   let previousAt = Date.now();
@@ -15,6 +17,7 @@ export function startRateReporter(
     const current = read();
     const seconds = (now - previousAt) / 1000;
     const parts = Object.entries(current).map(([name, value]) => {
+      if (gauges.includes(name)) return `${name}=${value}`;
       const rate = (value - (previous[name] ?? 0)) / seconds;
       return `${name}=${value} (${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s)`;
     });

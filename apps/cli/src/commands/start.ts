@@ -41,7 +41,10 @@ export async function start(options: StartOptions): Promise<void> {
   let broker: EmbeddedBroker | undefined;
   let mqttUrl = config.MQTT_URL;
   if (!mqttUrl) {
-    broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD });
+    broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new Error(`${config.MQTT_HOST}:${config.MQTT_PORT} is taken (another MQTT broker, or meterstream already running?): set MQTT_PORT to another port, or MQTT_URL to use that broker`);
+    });
     mqttUrl = broker.url;
     print(`[broker]     embedded MQTT broker (aedes) listening on ${mqttUrl}`);
   } else {
@@ -70,7 +73,6 @@ export async function start(options: StartOptions): Promise<void> {
         '--start', 'now-1h',
         '--duration', 'forever',
         '--speed', String(options.speed),
-        '--catch-up',
         '--qos', '1',
         '--faults', options.faults,
         '--labels', path.join(config.dataDir, 'labels.jsonl'),
