@@ -6,6 +6,7 @@ import { AlertsController } from './alerts/alerts.controller';
 import { BearerTokenGuard } from './auth/bearer-token.guard';
 import { API_CONFIG, CLOCK, READ_MODEL, type Clock } from './common/tokens';
 import { createValidationPipe } from './common/validation';
+import { DashboardController } from './dashboard/dashboard.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { HealthController } from './health/health.controller';
 import { LinesController } from './lines/lines.controller';
@@ -22,7 +23,7 @@ export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, LinesController, AlertsController, DeadLettersController],
+      controllers: [HealthController, LinesController, AlertsController, DeadLettersController, DashboardController],
       providers: [
         { provide: READ_MODEL, useValue: options.readModel },
         { provide: API_CONFIG, useValue: options.config },
