@@ -1,4 +1,4 @@
-import { deadLetter, encodeEnvelope, parseMessage, STREAMS } from '@meterstream/contracts';
+import { deadLetterFor, encodeEnvelope, parseMessage, STREAMS } from '@meterstream/contracts';
 import type { InboundMessage } from '@meterstream/mqtt';
 import type { AppendRecord, StreamLog } from '@meterstream/stream';
 
@@ -30,10 +30,8 @@ export class IngestBridge {
       // A message holds one reading (a meter) or an array of them (a data concentrator).
       const parsed = parseMessage(message.topic, message.payload, { ingestTime, maxFutureSkewMs: this.options.maxFutureSkewMs });
       for (const envelope of parsed.readings) readings.push({ key: envelope.lineId, value: encodeEnvelope(envelope) });
-      for (const rejection of parsed.rejections) {
-        const letter = deadLetter(message.topic, message.payload, rejection.errors, ingestTime, rejection.deviceId, rejection.batch);
-        deadLetters.push({ key: letter.lineId, value: encodeEnvelope(letter) });
-      }
+      const letter = deadLetterFor(message.topic, message.payload, parsed, ingestTime);
+      if (letter) deadLetters.push({ key: letter.lineId, value: encodeEnvelope(letter) });
     }
     if (readings.length > 0) await this.log.append(STREAMS.readings, readings);
     if (deadLetters.length > 0) await this.log.append(STREAMS.deadLetters, deadLetters);

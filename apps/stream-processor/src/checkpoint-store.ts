@@ -5,6 +5,8 @@ import type { ProcessorSnapshot } from '@meterstream/processing';
 export interface Checkpoint {
   /** Stream → partition → last position processed. */
   positions: Record<string, Record<string, string>>;
+  /** Highest event time processed (epoch ms). */
+  streamTime?: number;
   topology: ProcessorSnapshot | null;
 }
 

@@ -42,7 +42,7 @@ interface Harness {
   runtime: () => ProcessorRuntime;
 }
 
-function harness(dir: string, name: string): Harness {
+function harness(dir: string, name: string, readingRetentionMs = 1e12): Harness {
   const db = openEmbeddedDatabase(path.join(dir, `${name}.db`), { synchronous: 'normal' });
   const log = new EmbeddedStreamLog(db, { partitions: 2 });
   const readModel = new SqliteReadModel(db);
@@ -55,7 +55,7 @@ function harness(dir: string, name: string): Harness {
         topology: { windowSizeMs: MINUTE, outOfOrdernessMs: 10_000, allowedLatenessMs: 0, idleTimeoutMs: Infinity, clearAfterWindows: 2 },
         maxRecordsPerPartition: 7,
         idlePollMs: 10,
-        readingRetentionMs: 1e12,
+        readingRetentionMs,
         logRetentionMs: 1e12,
         now: () => T0,
       }),
@@ -131,6 +131,19 @@ describe('ProcessorRuntime', () => {
     expect(await restarted.readModel.lines()).toEqual(await straight.readModel.lines());
     straight.db.close();
     restarted.db.close();
+  });
+
+  it('keeps raw readings for the retention behind the newest event time, whatever the wall clock says', async () => {
+    const h = harness(temp.dir, 'retention', 3 * MINUTE);
+    await h.log.append(STREAMS.readings, input().map((r) => ({ key: r.lineId, value: encodeEnvelope(r) })));
+    drain(h.runtime());
+    const kept = await h.readModel.readings('L1', { from: T0, to: T0 + 10 * MINUTE }, 10_000);
+    // Newest event time is 09:45.001; three minutes back is 06:45.001.
+    expect(Math.min(...kept.map((r) => r.eventTime))).toBe(T0 + 7 * MINUTE);
+    expect(kept).toHaveLength(2 * 12);
+    // Aggregates are not raw readings: they are all kept.
+    expect((await h.readModel.aggregates('L1', { from: T0, to: T0 + 10 * MINUTE })).length).toBe(9);
+    h.db.close();
   });
 
   it('projects dead letters into the read model', async () => {

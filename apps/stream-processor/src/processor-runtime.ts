@@ -18,6 +18,7 @@ export interface ProcessorRuntimeOptions {
   maxRecordsPerPartition: number;
   /** Pause between polls when the input is caught up. */
   idlePollMs: number;
+  /** Raw readings stay in the read model this long behind the newest event time seen. */
   readingRetentionMs: number;
   logRetentionMs: number;
   /** Processing time source; injectable so tests are deterministic. */
@@ -46,6 +47,8 @@ export class ProcessorRuntime {
   readonly counters: ProcessorCounters = { readings: 0, deadLetters: 0, aggregates: 0, alerts: 0, late: 0, batches: 0 };
   private topology!: StreamTopology;
   private positions: Checkpoint['positions'] = {};
+  /** Highest event time processed: the clock of read-model retention, so a replay prunes identically. */
+  private streamTime = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -69,6 +72,7 @@ export class ProcessorRuntime {
   private restore(): void {
     const checkpoint = this.checkpoints.load();
     this.positions = checkpoint.positions;
+    this.streamTime = checkpoint.streamTime ?? 0;
     this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined);
   }
 
@@ -128,6 +132,7 @@ export class ProcessorRuntime {
           if (stream === STREAMS.readings) {
             const reading = envelope as ReadingEnvelope;
             readings.push(reading);
+            if (reading.eventTime > this.streamTime) this.streamTime = reading.eventTime;
             this.topology.process(partition, reading, now);
           } else {
             deadLetters.push(envelope as DeadLetterEnvelope);
@@ -161,20 +166,23 @@ export class ProcessorRuntime {
     if (output.aggregates.length > 0) this.log.appendSync(STREAMS.aggregates, toRecords(output.aggregates), batch.now);
     if (output.alerts.length > 0) this.log.appendSync(STREAMS.alerts, toRecords(output.alerts), batch.now);
     if (output.late.length > 0) this.log.appendSync(STREAMS.lateReadings, toRecords(output.late), batch.now);
+    // Retention of raw readings runs on stream time, in every commit: the read model after any
+    // run, replay or crash-and-resume of the same input is the same.
+    const cutoff = this.streamTime - this.options.readingRetentionMs;
+    this.readModel.pruneReadingsSync(cutoff);
     this.readModel.applySync({
-      readings: batch.readings,
+      readings: batch.readings.filter((r) => r.eventTime >= cutoff),
       aggregates: output.aggregates,
       alerts: output.alerts,
       deadLetters: batch.deadLetters,
     });
-    this.checkpoints.saveSync({ positions: batch.positions, topology: this.topology.snapshot() }, batch.now);
+    this.checkpoints.saveSync({ positions: batch.positions, streamTime: this.streamTime, topology: this.topology.snapshot() }, batch.now);
   }
 
-  /** Retention, once a minute: raw readings in the read model, and the log itself. */
+  /** Retention of the log itself (append time, like Kafka's retention.ms), once a minute. */
   private pruneIfDue(now: number): void {
     if (now - this.lastPruneAt < 60_000) return;
     this.lastPruneAt = now;
-    this.readModel.pruneReadingsSync(now - this.options.readingRetentionMs);
     this.log.pruneSync(now - this.options.logRetentionMs);
   }
 }

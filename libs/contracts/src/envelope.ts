@@ -71,10 +71,10 @@ export interface DeadLetterBody {
   reason: string;
   errors: FieldError[];
   topic: string;
-  /** The bytes exactly as they arrived, base64 (for a batch element: that element's JSON). */
+  /** The bytes exactly as they arrived, base64. */
   payload: string;
-  /** Set when one element of a concentrator batch (a JSON array) was rejected. */
-  batchIndex?: number;
+  /** For a concentrator batch (a JSON array): the elements rejected; the others were ingested. */
+  rejectedIndexes?: number[];
   receivedAt: number;
 }
 

@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deadLetter, MAX_READINGS_PER_MESSAGE, parseMessage, parseReading } from './parse-reading';
+import { deadLetter, deadLetterFor, MAX_READINGS_PER_MESSAGE, parseMessage, parseReading } from './parse-reading';
 
 const INGEST = Date.parse('2026-11-29T06:00:00.000Z');
 const topic = 'line/L07/SmartMeterData';
@@ -117,12 +117,14 @@ describe('deadLetter', () => {
     expect(a.body.reason).toBe('(payload): not valid JSON');
   });
 
-  it('holds just the bad element of a batch, with an id per element', () => {
-    const raw = Buffer.from('[{"deviceId":"m1"},{"deviceId":"m2"}]');
-    const letter = deadLetter(topic, raw, [{ field: '[1].voltage', message: 'is required' }], INGEST, 'm2', { index: 1, element: { deviceId: 'm2' } });
-    expect(Buffer.from(letter.body.payload, 'base64').toString()).toBe('{"deviceId":"m2"}');
-    expect(letter.body.batchIndex).toBe(1);
-    expect(letter.id).toBe(`${deadLetter(topic, raw, [], INGEST).id}#1`);
+  it('holds a whole concentrator batch once, with every rejected element named', () => {
+    const raw = Buffer.from(JSON.stringify([{ deviceId: 'm1', ts: good.ts, voltage: 120 }, { deviceId: 'm2' }, 7]));
+    const letter = deadLetterFor(topic, raw, parseMessage(topic, raw, { ingestTime: INGEST }), INGEST)!;
+    expect(Buffer.from(letter.body.payload, 'base64')).toEqual(raw);
+    expect(letter.body.rejectedIndexes).toEqual([1, 2]);
+    expect(letter.body.errors.map((e) => e.field)).toEqual(['[1].ts', '[1].voltage', '[2].(payload)']);
+    expect(letter.deviceId).toBeNull();
+    expect(deadLetterFor(topic, Buffer.from(JSON.stringify(good)), parseMessage(topic, Buffer.from(JSON.stringify(good)), { ingestTime: INGEST }), INGEST)).toBeUndefined();
   });
 });
 

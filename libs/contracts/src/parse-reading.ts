@@ -37,6 +37,7 @@ const validate = ajv.getSchema(`${readingSchema.$id}#/definitions/reading`)!;
 
 const DEFAULT_MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
 const MAX_ERRORS = 10;
+const MAX_DEAD_LETTER_ERRORS = 50;
 /** A data concentrator may send up to this many readings in one message. */
 export const MAX_READINGS_PER_MESSAGE = 1000;
 
@@ -141,9 +142,9 @@ function normalise(json: unknown, topicLineId: string, options: ParseOptions): N
 }
 
 /**
- * The dead-letter record for a message that failed the contract: the reason, the topic and the
- * bytes exactly as they arrived. For one bad element of a concentrator batch (whose good readings
- * were kept) the record holds that element and its index instead of the whole batch.
+ * The dead-letter record for a message that failed the contract, whole or in part: the reason,
+ * the topic and the bytes exactly as they arrived. For a concentrator batch whose good readings
+ * were ingested, `rejectedIndexes` says which elements were not.
  */
 export function deadLetter(
   topic: string,
@@ -151,26 +152,41 @@ export function deadLetter(
   errors: FieldError[],
   ingestTime: number,
   deviceId: string | null = null,
-  batch?: Rejection['batch'],
+  rejectedIndexes?: number[],
 ): DeadLetterEnvelope {
-  const id = deadLetterId(topic, payload);
+  const shown = errors.length > MAX_DEAD_LETTER_ERRORS ? [...errors.slice(0, MAX_DEAD_LETTER_ERRORS), { field: '(more)', message: `and ${errors.length - MAX_DEAD_LETTER_ERRORS} more errors` }] : errors;
   return {
     v: ENVELOPE_VERSION,
     type: 'dead-letter',
-    id: batch ? `${id}#${batch.index}` : id,
+    id: deadLetterId(topic, payload),
     lineId: lineIdFromTopic(topic) ?? '(unknown)',
     deviceId,
     eventTime: ingestTime,
     ingestTime,
     body: {
-      reason: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      errors,
+      reason: shown.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors: shown,
       topic,
-      payload: (batch ? Buffer.from(JSON.stringify(batch.element) ?? 'null') : payload).toString('base64'),
-      ...(batch ? { batchIndex: batch.index } : {}),
+      payload: payload.toString('base64'),
+      ...(rejectedIndexes ? { rejectedIndexes } : {}),
       receivedAt: ingestTime,
     },
   };
+}
+
+/** One dead letter for every message with a rejected reading (all its errors, its raw bytes). */
+export function deadLetterFor(topic: string, payload: Buffer, parsed: ParsedMessage, ingestTime: number): DeadLetterEnvelope | undefined {
+  const { rejections } = parsed;
+  if (rejections.length === 0) return undefined;
+  const batchIndexes = rejections.flatMap((r) => (r.batch ? [r.batch.index] : []));
+  return deadLetter(
+    topic,
+    payload,
+    rejections.flatMap((r) => r.errors),
+    ingestTime,
+    rejections.length === 1 ? rejections[0].deviceId : null,
+    batchIndexes.length > 0 ? batchIndexes : undefined,
+  );
 }
 
 const TIME_HELP = 'ISO-8601 with a time zone (2026-11-29T05:00:00.000Z) or epoch milliseconds';
