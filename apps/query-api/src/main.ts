@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const { address, port } = app.getHttpServer().address() as AddressInfo;
   const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   console.log(`query API listening on ${base} (database ${config.databaseFile})`);
-  console.log(`OpenAPI UI: ${base}/docs  ·  OpenAPI JSON: ${base}/docs-json`);
+  console.log(`dashboard: ${base}/  ·  OpenAPI UI: ${base}/docs  ·  OpenAPI JSON: ${base}/docs-json`);
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

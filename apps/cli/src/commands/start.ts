@@ -85,6 +85,7 @@ export async function start(options: StartOptions): Promise<void> {
   const auth = config.API_TOKEN ? ` -H "Authorization: Bearer $API_TOKEN"` : '';
   print('');
   print(healthy ? 'meterstream is running.' : 'meterstream started, but the API did not answer /health within 30 s; see the [api] lines above.');
+  print(`  dashboard     ${apiUrl}/`);
   print(`  REST API      ${apiUrl}            e.g. curl -s${auth} ${apiUrl}/lines`);
   print(`  API docs      ${apiUrl}/docs`);
   print(`  MQTT broker   ${mqttUrl}   (publish to line/{lineId}/SmartMeterData)`);
