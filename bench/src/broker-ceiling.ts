@@ -14,8 +14,8 @@ function jsonLines(child: ReturnType<typeof spawn>, on: (event: { event: string;
  * The same publisher and the bridge's own subscriber with nothing behind it, through the embedded
  * broker: the ceiling MQTT alone puts on the pipeline on this machine, measured in the same run.
  */
-export async function measureBrokerCeiling(workload: Workload, messages: number): Promise<{ messagesPerSec: number; seconds: number }> {
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
+export async function measureBrokerCeiling(workload: Workload, messages: number, externalBrokerUrl?: string): Promise<{ messagesPerSec: number; seconds: number }> {
+  const broker = externalBrokerUrl ? { url: externalBrokerUrl, close: async () => undefined } : await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
   try {
     const subscriber = spawn(process.execPath, [path.join(DIST, 'bench/src/null-subscriber.js'), broker.url, String(messages + workload.lines)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let received = 0;

@@ -14,8 +14,9 @@ const program = new Command()
   .option('--meters-per-line <n>', 'meters per line', (v) => Number(v), 50)
   .option('--intervals <n>', 'readings per meter', (v) => Number(v), 300)
   .option('--concentrator <n>', 'readings per message when a data concentrator batches a line', (v) => Number(v), 50)
+  .option('--broker <url>', 'an external MQTT broker (e.g. Mosquitto) instead of the embedded aedes')
   .parse();
-const opts = program.opts<{ lines: number; metersPerLine: number; intervals: number; concentrator: number }>();
+const opts = program.opts<{ lines: number; metersPerLine: number; intervals: number; concentrator: number; broker?: string }>();
 
 const TARGET_READINGS_PER_SEC = 50_000;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -44,16 +45,16 @@ async function main(): Promise<void> {
   const jsonParse = jsonParseRate(readings.map((m) => m.payload));
   progress(`      ${fmt(jsonParse)} readings/s`);
 
-  progress('[2/4] baseline: the embedded broker alone (QoS 1 publish → aedes → the bridge’s subscriber doing nothing)');
-  const ceiling = await measureBrokerCeiling(single, n);
+  progress(`[2/4] baseline: the broker alone (QoS 1 publish → ${opts.broker ?? 'embedded aedes'} → the bridge’s subscriber doing nothing)`);
+  const ceiling = await measureBrokerCeiling(single, n, opts.broker);
   progress(`      ${fmt(ceiling.messagesPerSec)} messages/s`);
 
   progress('[3/4] end to end, one reading per message (meters publish directly)');
-  const direct = await measureEndToEnd(single, n, (l) => progress(`     ${l}`));
+  const direct = await measureEndToEnd(single, n, (l) => progress(`     ${l}`), opts.broker);
   progress(`      ${fmt(direct.readingsPerSec)} readings/s, lost ${direct.lost}`);
 
   progress(`[4/4] end to end, ${batched.readingsPerMessage} readings per message (a data concentrator per line)`);
-  const concentrated = await measureEndToEnd(batched, n, (l) => progress(`     ${l}`));
+  const concentrated = await measureEndToEnd(batched, n, (l) => progress(`     ${l}`), opts.broker);
   progress(`      ${fmt(concentrated.readingsPerSec)} readings/s, lost ${concentrated.lost}`);
 
   const endToEnd = (name: string, r: typeof direct) => ({
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     durability: 'QoS 1, PUBACK after SQLite commit with synchronous=FULL',
     baselines: {
       jsonParse: { name: 'bare JSON.parse of the same single-reading payloads', readingsPerSec: jsonParse },
-      brokerOnly: { name: 'aedes QoS 1 to a persistent subscriber that does nothing', messagesPerSec: ceiling.messagesPerSec },
+      brokerOnly: { name: `${opts.broker ?? 'aedes'} QoS 1 to a persistent subscriber that does nothing`, messagesPerSec: ceiling.messagesPerSec },
     },
     endToEnd: {
       direct: { ...endToEnd('one reading per MQTT message', direct), ratioToBrokerOnly: Number((direct.readingsPerSec / ceiling.messagesPerSec).toFixed(3)) },
