@@ -146,6 +146,29 @@ describe('ProcessorRuntime', () => {
     h.db.close();
   });
 
+  it('sends readings later than the grace to the late side output and the line’s counter, and into no window', async () => {
+    const h = harness(temp.dir, 'late');
+    const onTime = input();
+    const late = reading('L1', 'm9', T0 + 30_000, 90); // minute 0 fired long ago; 90 V would show in min
+    const duplicate = onTime[onTime.length - 1];
+    const all = [...onTime, late, duplicate];
+    await h.log.append(STREAMS.readings, all.map((r) => ({ key: r.lineId, value: encodeEnvelope(r) })));
+    drain(h.runtime());
+
+    const lateStream = (await readStream(h.log, STREAMS.lateReadings)).map((v) => decodeEnvelope<ReadingEnvelope>(v));
+    expect(lateStream).toEqual([late]);
+    const [l1] = (await h.readModel.lines()).filter((l) => l.lineId === 'L1');
+    expect(l1).toMatchObject({ lateReadings: 1, duplicateReadings: 0 });
+    const [l2] = (await h.readModel.lines()).filter((l) => l.lineId === 'L2');
+    expect(l2).toMatchObject({ lateReadings: 0, duplicateReadings: 1 });
+    const aggregates = (await readStream(h.log, STREAMS.aggregates)).map((v) => decodeEnvelope<AggregateEnvelope>(v));
+    const minute0 = aggregates.find((a) => a.lineId === 'L1' && a.body.windowStart === T0)!;
+    expect(minute0.body).toMatchObject({ count: 8, meters: 2 });
+    expect(Math.min(...aggregates.map((a) => a.body.voltage.min))).toBeGreaterThan(100);
+    expect((await readStream(h.log, STREAMS.alerts)).map((v) => decodeEnvelope<AlertEnvelope>(v).lineId)).not.toContain('L1');
+    h.db.close();
+  });
+
   it('projects dead letters into the read model', async () => {
     const h = harness(temp.dir, 'dl');
     const letter = {

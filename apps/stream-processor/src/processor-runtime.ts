@@ -8,7 +8,7 @@ import {
   type ReadingEnvelope,
 } from '@meterstream/contracts';
 import { StreamTopology, type ProcessorOptions, type ProcessorStats } from '@meterstream/processing';
-import type { SqliteReadModel } from '@meterstream/read-model';
+import type { LineCounters, SqliteReadModel } from '@meterstream/read-model';
 import type { EmbeddedStreamLog } from '@meterstream/stream';
 import { CheckpointStore, type Checkpoint } from './checkpoint-store';
 
@@ -23,6 +23,8 @@ export interface ProcessorRuntimeOptions {
   logRetentionMs: number;
   /** Processing time source; injectable so tests are deterministic. */
   now?: () => number;
+  /** Told about a batch that failed to commit (it is retried from the checkpoint). */
+  onError?: (err: Error) => void;
 }
 
 export interface ProcessorCounters {
@@ -53,6 +55,8 @@ export class ProcessorRuntime {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private lastPruneAt = 0;
+  /** Per-line late/duplicate totals last written to the read model, to write only what changed. */
+  private readonly writtenCounters = new Map<string, string>();
   private readonly commitBatch: (batch: CommitBatch) => void;
   private readonly now: () => number;
 
@@ -73,6 +77,7 @@ export class ProcessorRuntime {
     const checkpoint = this.checkpoints.load();
     this.positions = checkpoint.positions;
     this.streamTime = checkpoint.streamTime ?? 0;
+    this.writtenCounters.clear();
     this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined);
   }
 
@@ -95,7 +100,17 @@ export class ProcessorRuntime {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const processed = this.processBatch();
+      let processed: number;
+      try {
+        processed = this.processBatch();
+      } catch (err) {
+        // The batch did not commit (the database is busy or failing): its in-memory effects are
+        // discarded by going back to the checkpoint, and the batch is read again after a pause.
+        this.options.onError?.(err as Error);
+        this.restore();
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
       if (processed === 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.options.idlePollMs);
@@ -175,8 +190,22 @@ export class ProcessorRuntime {
       aggregates: output.aggregates,
       alerts: output.alerts,
       deadLetters: batch.deadLetters,
+      lineCounters: this.changedLineCounters(),
     });
     this.checkpoints.saveSync({ positions: batch.positions, streamTime: this.streamTime, topology: this.topology.snapshot() }, batch.now);
+  }
+
+  private changedLineCounters(): LineCounters[] {
+    const { lateCounts, duplicateCounts } = this.topology.stats();
+    const changed: LineCounters[] = [];
+    for (const lineId of new Set([...Object.keys(lateCounts), ...Object.keys(duplicateCounts)])) {
+      const counters = { lineId, lateReadings: lateCounts[lineId] ?? 0, duplicateReadings: duplicateCounts[lineId] ?? 0 };
+      const key = `${counters.lateReadings}/${counters.duplicateReadings}`;
+      if (this.writtenCounters.get(lineId) === key) continue;
+      this.writtenCounters.set(lineId, key);
+      changed.push(counters);
+    }
+    return changed;
   }
 
   /** Retention of the log itself (append time, like Kafka's retention.ms), once a minute. */

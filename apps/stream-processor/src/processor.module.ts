@@ -30,6 +30,7 @@ export function createProcessorRuntime(config: Config, db: Database.Database): P
     idlePollMs: 100,
     readingRetentionMs: config.READING_RETENTION_HOURS * HOUR,
     logRetentionMs: config.LOG_RETENTION_HOURS * HOUR,
+    onError: (err) => new Logger('stream-processor').error(`batch not committed, resuming from the checkpoint: ${err.message}`),
   });
 }
 

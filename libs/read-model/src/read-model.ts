@@ -5,11 +5,21 @@ import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, 
  * Every write is idempotent by event id, so re-applying a replayed range changes nothing.
  * Adapters: SQLite (embedded default, `sqlite.ts`) and Elasticsearch (later, `elasticsearch.ts`).
  */
+/** A line's data-quality counters, as running totals (re-applying older totals never lowers them). */
+export interface LineCounters {
+  lineId: string;
+  /** Readings that arrived after their window had fired: in the late side output, not in any window. */
+  lateReadings: number;
+  /** Redeliveries recognised by event id and counted once. */
+  duplicateReadings: number;
+}
+
 export interface ReadModelBatch {
   readings?: readonly ReadingEnvelope[];
   aggregates?: readonly AggregateEnvelope[];
   alerts?: readonly AlertEnvelope[];
   deadLetters?: readonly DeadLetterEnvelope[];
+  lineCounters?: readonly LineCounters[];
 }
 
 export interface TimeRange {
@@ -77,6 +87,8 @@ export interface LineSummary {
   latestReadingTime: number | null;
   latestWindow: AggregateRow | null;
   openAlerts: AlertRow[];
+  lateReadings: number;
+  duplicateReadings: number;
 }
 
 export interface AlertQuery {

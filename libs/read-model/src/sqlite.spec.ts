@@ -301,6 +301,14 @@ describe('SqliteReadModel', () => {
     });
   });
 
+  describe('line counters', () => {
+    it('keeps the highest totals, so re-applying older ones changes nothing', async () => {
+      await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 3, duplicateReadings: 1 }] });
+      await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 2, duplicateReadings: 4 }] });
+      expect(await model.line('L05')).toMatchObject({ lineId: 'L05', lateReadings: 3, duplicateReadings: 4, latestReadingTime: null });
+    });
+  });
+
   describe('lines', () => {
     it('summarises every line: latest reading time, latest per-line window and open alerts', async () => {
       await model.apply({
@@ -317,7 +325,7 @@ describe('SqliteReadModel', () => {
       expect(lines[0].latestReadingTime).toBe(T0 + 30_000);
       expect(lines[0].latestWindow).toMatchObject({ deviceId: null, windowStart: T0 + MINUTE });
       expect(lines[0].openAlerts.map((a) => a.alertId)).toEqual(['a-open']);
-      expect(lines[1]).toEqual({ lineId: 'L09', latestReadingTime: null, latestWindow: expect.objectContaining({ windowStart: T0 }), openAlerts: [] });
+      expect(lines[1]).toEqual({ lineId: 'L09', latestReadingTime: null, latestWindow: expect.objectContaining({ windowStart: T0 }), openAlerts: [], lateReadings: 0, duplicateReadings: 0 });
 
       expect(await model.line('L07')).toEqual(lines[0]);
       expect(await model.line('L99')).toBeNull();

@@ -61,6 +61,10 @@ export class SqliteReadModel implements ReadModel {
   migrate(): void {
     try {
       this.db.exec(SCHEMA);
+      // Data folders from before the per-line counters existed.
+      const columns = new Set((this.db.pragma('table_info(rm_lines)') as { name: string }[]).map((c) => c.name));
+      if (!columns.has('late_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN late_readings INTEGER NOT NULL DEFAULT 0');
+      if (!columns.has('duplicate_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN duplicate_readings INTEGER NOT NULL DEFAULT 0');
     } catch (err) {
       if (this.db.readonly) {
         throw new Error(
@@ -103,6 +107,7 @@ export class SqliteReadModel implements ReadModel {
       }
       for (const lineId of lines) s.insertLine.run(lineId);
     }
+    for (const c of batch.lineCounters ?? []) s.upsertLineCounters.run(c.lineId, c.lateReadings, c.duplicateReadings);
     // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
     for (const envelope of batch.deadLetters ?? []) insertDeadLetter(s.insertDeadLetter, envelope);
   }
@@ -178,6 +183,8 @@ export class SqliteReadModel implements ReadModel {
       latestReadingTime: line.latestReadingTime,
       latestWindow: latest ? toAggregateRow(latest) : null,
       openAlerts,
+      lateReadings: line.lateReadings,
+      duplicateReadings: line.duplicateReadings,
     };
   }
 }
@@ -262,9 +269,13 @@ CREATE INDEX IF NOT EXISTS rm_dead_letters_received ON rm_dead_letters (received
 
 CREATE TABLE IF NOT EXISTS rm_lines (
   line_id TEXT PRIMARY KEY,
-  latest_reading_time INTEGER
+  latest_reading_time INTEGER,
+  late_readings INTEGER NOT NULL DEFAULT 0,
+  duplicate_readings INTEGER NOT NULL DEFAULT 0
 );
 `;
+
+const LINE_COLUMNS = 'line_id AS lineId, latest_reading_time AS latestReadingTime, late_readings AS lateReadings, duplicate_readings AS duplicateReadings';
 
 const READING_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, event_time AS eventTime, voltage, current,
   power_factor AS powerFactor, kw, kwh, status`;
@@ -314,8 +325,13 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     pruneReadings: db.prepare('DELETE FROM rm_readings WHERE event_time < ?'),
-    allLines: db.prepare('SELECT line_id AS lineId, latest_reading_time AS latestReadingTime FROM rm_lines ORDER BY line_id'),
-    oneLine: db.prepare('SELECT line_id AS lineId, latest_reading_time AS latestReadingTime FROM rm_lines WHERE line_id = ?'),
+    allLines: db.prepare(`SELECT ${LINE_COLUMNS} FROM rm_lines ORDER BY line_id`),
+    oneLine: db.prepare(`SELECT ${LINE_COLUMNS} FROM rm_lines WHERE line_id = ?`),
+    upsertLineCounters: db.prepare(
+      `INSERT INTO rm_lines (line_id, latest_reading_time, late_readings, duplicate_readings) VALUES (?, NULL, ?, ?)
+       ON CONFLICT (line_id) DO UPDATE SET late_readings = max(late_readings, excluded.late_readings),
+         duplicate_readings = max(duplicate_readings, excluded.duplicate_readings)`,
+    ),
     latestLineWindow: db.prepare(
       `SELECT ${AGGREGATE_COLUMNS} FROM rm_aggregates WHERE line_id = ? AND device_id IS NULL
        ORDER BY window_start DESC, window_end DESC LIMIT 1`,
@@ -352,6 +368,8 @@ type Statements = ReturnType<typeof prepareStatements>;
 interface LineRecord {
   lineId: string;
   latestReadingTime: number | null;
+  lateReadings: number;
+  duplicateReadings: number;
 }
 
 interface AggregateRecord {

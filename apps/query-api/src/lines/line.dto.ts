@@ -124,6 +124,12 @@ export class LineSummaryDto {
 
   @ApiProperty({ type: [AlertDto], description: 'Alerts raised or acknowledged, not yet cleared, newest first.' })
   openAlerts!: AlertDto[];
+
+  @ApiProperty({ description: 'Readings that arrived after their window had fired: kept in the late-readings stream, merged into no window.' })
+  lateReadings!: number;
+
+  @ApiProperty({ description: 'Redeliveries recognised by event id and counted once.' })
+  duplicateReadings!: number;
 }
 
 export class LineListDto {
@@ -172,6 +178,8 @@ export function toLineSummaryDto(line: LineSummary): LineSummaryDto {
     latestReadingTime: toIsoOrNull(line.latestReadingTime),
     latestWindow: line.latestWindow ? toAggregateDto(line.latestWindow) : null,
     openAlerts: line.openAlerts.map(toAlertDto),
+    lateReadings: line.lateReadings,
+    duplicateReadings: line.duplicateReadings,
   };
 }
 

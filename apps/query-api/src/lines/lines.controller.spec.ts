@@ -48,6 +48,8 @@ describe('lines endpoints', () => {
         latestReadingTime: '2026-11-29T05:50:00.000Z',
         latestWindow: latestL07Window,
         openAlerts: [openL07Alert],
+        lateReadings: 0,
+        duplicateReadings: 0,
       });
       expect(res.body.lines[1]).toMatchObject({ lineId: 'L08', latestReadingTime: '2026-11-29T05:55:00.000Z', latestWindow: null });
       expect(res.body.lines[1].openAlerts.map((a: { alertId: string; state: string }) => [a.alertId, a.state])).toEqual([['ov-L08-1', 'acknowledged']]);
@@ -63,7 +65,7 @@ describe('lines endpoints', () => {
   describe('GET /lines/:lineId', () => {
     it("returns one line's summary", async () => {
       const res = await get('/lines/L07').expect(200);
-      expect(res.body).toEqual({ lineId: 'L07', latestReadingTime: '2026-11-29T05:50:00.000Z', latestWindow: latestL07Window, openAlerts: [openL07Alert] });
+      expect(res.body).toEqual({ lineId: 'L07', latestReadingTime: '2026-11-29T05:50:00.000Z', latestWindow: latestL07Window, openAlerts: [openL07Alert], lateReadings: 0, duplicateReadings: 0 });
     });
 
     it('answers 404 for a line that never reported', async () => {
