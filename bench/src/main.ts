@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import * as os from 'node:os';
 import { measureBrokerCeiling } from './broker-ceiling';
+import { measureCore, measureStatePerMeter, recordedLog } from './core';
 import { measureEndToEnd } from './end-to-end';
 import { workloadReadings, type Workload } from './workload';
 
@@ -41,19 +42,26 @@ async function main(): Promise<void> {
   const readings = workloadReadings(single);
   const n = readings.length;
 
-  progress('[1/4] baseline: bare JSON.parse of the same payloads (best of 5)');
+  progress('[1/5] baseline: bare JSON.parse of the same payloads (best of 5)');
   const jsonParse = jsonParseRate(readings.map((m) => m.payload));
   progress(`      ${fmt(jsonParse)} readings/s`);
 
-  progress(`[2/4] baseline: the broker alone (QoS 1 publish → ${opts.broker ?? 'embedded aedes'} → the bridge’s subscriber doing nothing)`);
+  progress('[2/5] the processing core alone, one core: decode, window, rules (best of 5), and its state per meter');
+  const log = recordedLog(readings);
+  const core = measureCore(log);
+  const meters = single.lines * single.metersPerLine;
+  const statePerMeter = measureStatePerMeter(log, meters, 3);
+  progress(`      ${fmt(core.eventsPerSec)} events/s vs JSON.parse of the same envelopes ${fmt(core.jsonParsePerSec)}/s; state ${statePerMeter ?? '(run node with --expose-gc)'} bytes per active meter`);
+
+  progress(`[3/5] baseline: the broker alone (QoS 1 publish → ${opts.broker ?? 'embedded aedes'} → the bridge’s subscriber doing nothing)`);
   const ceiling = await measureBrokerCeiling(single, n, opts.broker);
   progress(`      ${fmt(ceiling.messagesPerSec)} messages/s`);
 
-  progress('[3/4] end to end, one reading per message (meters publish directly)');
+  progress('[4/5] end to end, one reading per message (meters publish directly)');
   const direct = await measureEndToEnd(single, n, (l) => progress(`     ${l}`), opts.broker);
   progress(`      ${fmt(direct.readingsPerSec)} readings/s, lost ${direct.lost}`);
 
-  progress(`[4/4] end to end, ${batched.readingsPerMessage} readings per message (a data concentrator per line)`);
+  progress(`[5/5] end to end, ${batched.readingsPerMessage} readings per message (a data concentrator per line)`);
   const concentrated = await measureEndToEnd(batched, n, (l) => progress(`     ${l}`), opts.broker);
   progress(`      ${fmt(concentrated.readingsPerSec)} readings/s, lost ${concentrated.lost}`);
 
@@ -76,6 +84,13 @@ async function main(): Promise<void> {
     baselines: {
       jsonParse: { name: 'bare JSON.parse of the same single-reading payloads', readingsPerSec: jsonParse },
       brokerOnly: { name: `${opts.broker ?? 'aedes'} QoS 1 to a persistent subscriber that does nothing`, messagesPerSec: ceiling.messagesPerSec },
+    },
+    core: {
+      name: 'decode + event-time windows + rules on one core, no I/O',
+      eventsPerSec: core.eventsPerSec,
+      jsonParseOfSameEnvelopesPerSec: core.jsonParsePerSec,
+      ratioToJsonParse: Number((core.eventsPerSec / core.jsonParsePerSec).toFixed(3)),
+      stateBytesPerActiveMeter: statePerMeter,
     },
     endToEnd: {
       direct: { ...endToEnd('one reading per MQTT message', direct), ratioToBrokerOnly: Number((direct.readingsPerSec / ceiling.messagesPerSec).toFixed(3)) },

@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '@meterstream/config';
+import { rebuildDerivedState } from '../../stream-processor/src/rebuild';
 import { start } from './commands/start';
 
 const positiveInt = (value: string) => {
@@ -20,6 +22,13 @@ program
   .option('--speed <x>', 'simulated seconds per real second while catching up to the present', positiveInt, 30)
   .option('--faults <profile>', 'simulated fault profile: demo | none', 'demo')
   .action(async (options) => start(options));
+
+program
+  .command('replay')
+  .description('rebuild the read model, aggregates and alerts from the readings stream (stop the processor first)')
+  .action(async () => {
+    await rebuildDerivedState(loadConfig(), (line) => console.log(line));
+  });
 
 program.parseAsync().catch((err: Error) => {
   console.error(`meterstream: ${err.message}`);

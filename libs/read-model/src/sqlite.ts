@@ -120,6 +120,11 @@ export class SqliteReadModel implements ReadModel {
     return this.statements.pruneReadings.run(olderThan).changes;
   }
 
+  /** Empties every read-model table, WITHOUT opening a transaction (a rebuild wraps it). */
+  clearSync(): void {
+    for (const table of ['rm_readings', 'rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines']) this.db.exec(`DELETE FROM ${table}`);
+  }
+
   async apply(batch: ReadModelBatch): Promise<void> {
     this.db.transaction(() => this.applySync(batch))();
   }

@@ -172,6 +172,11 @@ export class EmbeddedStreamLog implements StreamLog {
     this.db.transaction(() => this.commitSync(group, stream, positions))();
   }
 
+  /** Removes every record of a stream (a derived stream about to be rebuilt), inside the caller's transaction. */
+  truncateSync(stream: string): void {
+    this.db.prepare('DELETE FROM log_batches WHERE stream = ?').run(stream);
+  }
+
   /** Number of records of a stream (all partitions). For tests, metrics and tooling. */
   countSync(stream: string): number {
     return this.db.prepare('SELECT coalesce(sum(count), 0) FROM log_batches WHERE stream = ?').pluck().get(stream) as number;
