@@ -19,6 +19,8 @@ export function createProcessorRuntime(config: Config, db: Database.Database): P
   return new ProcessorRuntime(db, log, readModel, new CheckpointStore(db, 'stream-processor'), {
     topology: {
       windowSizeMs: config.WINDOW_SIZE_MS,
+      hopMs: config.WINDOW_HOP_MS,
+      perMeter: config.PER_METER_WINDOWS,
       outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
       allowedLatenessMs: config.ALLOWED_LATENESS_MS,
       idleTimeoutMs: config.IDLE_TIMEOUT_MS,

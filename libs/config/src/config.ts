@@ -36,6 +36,13 @@ const schema = z
     MAX_CLOCK_SKEW_MS: int(60 * 60 * 1000),
 
     WINDOW_SIZE_MS: int(60_000, 1000),
+    /** Hopping windows: a new window every WINDOW_HOP_MS (must divide WINDOW_SIZE_MS); unset = tumbling. */
+    WINDOW_HOP_MS: z.coerce.number().int().min(1000).optional(),
+    /** Also aggregate every meter on its own (more state, more rows). */
+    PER_METER_WINDOWS: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     OUT_OF_ORDERNESS_MS: int(10_000),
     ALLOWED_LATENESS_MS: int(0),
     IDLE_TIMEOUT_MS: int(30_000, 1),
@@ -44,7 +51,11 @@ const schema = z
     ALERT_CLEAR_WINDOWS: int(2, 1),
     READING_RETENTION_HOURS: num(24 * 7),
   })
-  .refine((c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, { message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: ['VOLTAGE_LOW'] });
+  .refine((c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, { message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: ['VOLTAGE_LOW'] })
+  .refine((c) => c.WINDOW_HOP_MS === undefined || (c.WINDOW_HOP_MS <= c.WINDOW_SIZE_MS && c.WINDOW_SIZE_MS % c.WINDOW_HOP_MS === 0), {
+    message: 'WINDOW_HOP_MS must divide WINDOW_SIZE_MS',
+    path: ['WINDOW_HOP_MS'],
+  });
 
 export type RawConfig = z.infer<typeof schema>;
 
