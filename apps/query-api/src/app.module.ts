@@ -10,6 +10,7 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { HealthController } from './health/health.controller';
 import { LinesController } from './lines/lines.controller';
+import { MetricsController } from './metrics/metrics.controller';
 
 export interface AppModuleOptions {
   readModel: ReadModel;
@@ -23,7 +24,7 @@ export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
-      controllers: [HealthController, LinesController, AlertsController, DeadLettersController, DashboardController],
+      controllers: [HealthController, LinesController, AlertsController, DeadLettersController, DashboardController, MetricsController],
       providers: [
         { provide: READ_MODEL, useValue: options.readModel },
         { provide: API_CONFIG, useValue: options.config },

@@ -55,6 +55,7 @@ describe('createApiApp', () => {
         '/lines/{lineId}',
         '/lines/{lineId}/aggregates',
         '/lines/{lineId}/readings',
+        '/metrics',
       ]);
       for (const [url, item] of Object.entries<Record<string, { responses: object }>>(doc.paths)) {
         expect([url, Object.keys(item)]).toEqual([url, ['get']]);
@@ -71,6 +72,8 @@ describe('createApiApp', () => {
       expect(alertsState.schema.enum).toEqual(['raised', 'acknowledged', 'cleared', 'open']);
       expect(doc.components.schemas.ReadingListDto.required).toEqual(expect.arrayContaining(['readings', 'truncated', 'from', 'to']));
       expect(doc.components.schemas.DeadLetterDto.properties.payloadText).toMatchObject({ type: 'string', nullable: true });
+      expect(doc.components.schemas.VoltageStatsDto.properties.p95).toMatchObject({ type: 'number', nullable: true, description: expect.stringContaining('nearest rank') });
+      expect(doc.components.schemas.AggregateDto.properties.energyKwh).toMatchObject({ type: 'number', nullable: true, description: expect.stringContaining('counts 0') });
     });
 
     it('serves the OpenAPI UI at /docs', async () => {

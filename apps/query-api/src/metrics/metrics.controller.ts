@@ -1,0 +1,45 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { ReadModel } from '@meterstream/read-model';
+import { Gauge, Registry } from 'prom-client';
+import { READ_MODEL } from '../common/tokens';
+
+/**
+ * Prometheus metrics of the pipeline's results, read from the read model at scrape time (so they
+ * are the same whichever API instance is scraped, and survive restarts): per-line late and
+ * duplicate readings and open alerts, lines, and refused messages. Behind the bearer token.
+ */
+@ApiTags('metrics')
+@ApiBearerAuth()
+@Controller('metrics')
+export class MetricsController {
+  private readonly registry = new Registry();
+  private readonly lines = this.gauge('meterstream_lines', 'Feeder lines that have reported.');
+  private readonly late = this.gauge('meterstream_late_readings', 'Readings that arrived after their window fired (kept in late-readings, merged into no window), per line; a running total.', ['line']);
+  private readonly duplicates = this.gauge('meterstream_duplicate_readings', 'Redelivered readings recognised by id and counted once, per line; a running total.', ['line']);
+  private readonly openAlerts = this.gauge('meterstream_open_alerts', 'Alerts raised or acknowledged and not cleared, per line.', ['line']);
+  private readonly deadLetters = this.gauge('meterstream_dead_letters', 'Messages refused by the contract, kept in dead-letters (as retained by the read model).');
+
+  constructor(@Inject(READ_MODEL) private readonly readModel: ReadModel) {}
+
+  @Get()
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
+  @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string' } })
+  async metrics(): Promise<string> {
+    const summaries = await this.readModel.lines();
+    this.lines.set(summaries.length);
+    for (const gauge of [this.late, this.duplicates, this.openAlerts]) gauge.reset();
+    for (const line of summaries) {
+      this.late.set({ line: line.lineId }, line.lateReadings);
+      this.duplicates.set({ line: line.lineId }, line.duplicateReadings);
+      this.openAlerts.set({ line: line.lineId }, line.openAlerts.length);
+    }
+    this.deadLetters.set(await this.readModel.deadLetterCount());
+    return this.registry.metrics();
+  }
+
+  private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}
