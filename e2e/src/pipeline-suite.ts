@@ -15,7 +15,8 @@ interface AggregateDto {
   windowStart: string;
   count: number;
   meters: number;
-  voltage: { min: number; max: number; mean: number; stddev: number };
+  voltage: { min: number; max: number; mean: number; stddev: number; p5: number | null; p95: number | null };
+  energyKwh: number | null;
 }
 interface AlertDto {
   alertId: string;
@@ -123,9 +124,17 @@ export function describePipeline(brokerName: string, startBroker: () => Promise<
         for (const w of windows) {
           const want = expected.get(`${lineId}@${Date.parse(w.windowStart)}`);
           expect(want).toBeDefined();
-          expect({ count: w.count, meters: w.meters, min: w.voltage.min, max: w.voltage.max }).toEqual({ count: want!.count, meters: want!.meters, min: want!.min, max: want!.max });
+          expect({ count: w.count, meters: w.meters, min: w.voltage.min, max: w.voltage.max, p5: w.voltage.p5, p95: w.voltage.p95 }).toEqual({
+            count: want!.count,
+            meters: want!.meters,
+            min: want!.min,
+            max: want!.max,
+            p5: want!.p5,
+            p95: want!.p95,
+          });
           expect(w.voltage.mean).toBeCloseTo(want!.mean, 9);
           expect(w.voltage.stddev).toBeCloseTo(want!.stddev, 9);
+          expect(w.energyKwh).toBeCloseTo(want!.energyKwh!, 9); // the simulated meters all report kwh
         }
       }
 

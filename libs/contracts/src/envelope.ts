@@ -30,6 +30,19 @@ export interface Stats {
   stddev: number;
 }
 
+/**
+ * Voltage statistics of a window, with exact percentiles by the nearest-rank method: of the
+ * window's n values sorted ascending, the Pth percentile is the value at 1-based rank
+ * ceil(P * n / 100), i.e. the smallest value such that at least P % of the values are <= it.
+ * Always one of the observed values (no interpolation), and independent of arrival order.
+ */
+export interface VoltageStats extends Stats {
+  /** 5th percentile (nearest rank). */
+  p5: number;
+  /** 95th percentile (nearest rank). */
+  p95: number;
+}
+
 export interface AggregateBody {
   lineId: string;
   /** Present for per-meter windows; absent for per-line windows. */
@@ -39,9 +52,18 @@ export interface AggregateBody {
   count: number;
   /** Distinct meters that reported in the window. */
   meters: number;
-  voltage: Stats;
+  voltage: VoltageStats;
   current?: { mean: number; max: number };
   kw?: { mean: number; max: number };
+  /**
+   * Energy consumed in the window from the cumulative kWh register: for each meter, its last
+   * minus its first kWh value among its readings in the window ordered by event time, summed over
+   * the meters (a per-meter window: that meter's own). The first reading only marks the start, so
+   * a meter with one reading in the window contributes 0. A register that ends lower than it
+   * started (meter replaced or reset) contributes 0, never a negative amount. Absent when no
+   * reading in the window carried kwh.
+   */
+  energyKwh?: number;
 }
 
 export type AggregateEnvelope = Envelope<'aggregate', AggregateBody>;

@@ -20,5 +20,6 @@ export { PROCESSOR_SNAPSHOT_VERSION, type LineSnapshot, type ProcessorSnapshot }
 export { PartitionWatermark, type PartitionWatermarkSnapshot } from './watermarks';
 export { WindowAssigner } from './windows/window-assigner';
 export { WindowStats, type WindowStatsSnapshot, type OptionalQuantitySnapshot } from './windows/window-stats';
+export { EnergyDelta, type EnergyDeltaSnapshot } from './windows/energy-delta';
 export { aggregateEnvelope, type LineWindowSnapshot } from './windows/line-window';
 export * from './rules';

@@ -1,7 +1,8 @@
 import type { LineWindowSnapshot } from './windows/line-window';
 import type { PartitionWatermarkSnapshot } from './watermarks';
 
-export const PROCESSOR_SNAPSHOT_VERSION = 1;
+/** 2: windows keep their voltages (percentiles) and kWh register spans (energy); a 1 lacks them. */
+export const PROCESSOR_SNAPSHOT_VERSION = 2;
 
 /** Per-line counters that outlive windows. */
 export interface LineSnapshot {

@@ -1,5 +1,6 @@
 import { baseOptions, messyWorkload, type Step } from './testing/fixtures';
 import type { ProcessorOptions } from './options';
+import type { ProcessorSnapshot } from './snapshot';
 import type { ProcessorOutput } from './topology';
 import { StreamTopology } from './topology';
 
@@ -37,6 +38,10 @@ describe.each(configurations)('StreamTopology determinism (%s)', (_name, options
     expect(stats.trackedIds).toBe(0);
     // every window fired exactly once
     expect(new Set(out.aggregates.map((a) => a.id)).size).toBe(out.aggregates.length);
+    // percentiles and kWh energy, including L01-m1's register reset (a window whose delta is 0)
+    expect(out.aggregates.some((a) => a.body.voltage.p5 < a.body.voltage.p95)).toBe(true);
+    expect(out.aggregates.some((a) => (a.body.energyKwh ?? 0) > 0)).toBe(true);
+    expect(out.aggregates.every((a) => (a.body.energyKwh ?? 0) >= 0)).toBe(true); // L01-m1's reset would be about −1000 kWh
   });
 
   it('gives deep-equal output for the same input twice', () => {
@@ -52,7 +57,12 @@ describe.each(configurations)('StreamTopology determinism (%s)', (_name, options
     for (const cut of [1, Math.floor(steps.length / 3), Math.floor(steps.length / 2), steps.length - 25]) {
       const before = new StreamTopology(options);
       const head = feed(before, steps.slice(0, cut));
-      const snapshot = JSON.parse(JSON.stringify(before.snapshot()));
+      const snapshot = JSON.parse(JSON.stringify(before.snapshot())) as ProcessorSnapshot;
+      if (cut > 1) {
+        // mid-stream, open windows carry the state behind percentiles and energy
+        expect(snapshot.openWindows.some((w) => w.stats.voltages.length > 1)).toBe(true);
+        expect(snapshot.openWindows.some((w) => w.energy !== undefined && w.energy.meters.length > 1)).toBe(true);
+      }
       const after = new StreamTopology(options, snapshot);
       expect(after.snapshot()).toEqual(snapshot); // restore loses nothing
       expect(after.stats()).toEqual(before.stats());

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { AggregateEnvelope, ReadingEnvelope } from '@meterstream/contracts';
 import { aggregateId } from '@meterstream/contracts';
-import { reading, referenceStats, T0 } from './testing/fixtures';
+import { reading, referenceEnergy, referenceStats, T0 } from './testing/fixtures';
 import { StreamTopology } from './topology';
 import type { ProcessorOptions } from './options';
 
@@ -46,6 +46,7 @@ function batchAggregates(readings: ReadingEnvelope[], sizeMs: number, hopMs: num
       voltage: referenceStats(g.items.map((r) => r.body.voltage)),
       current: meanMax(currents),
       kw: meanMax(kws),
+      energyKwh: referenceEnergy(g.items),
       ingestTime: Math.max(...g.items.map((r) => r.ingestTime)),
     });
   }
@@ -61,6 +62,8 @@ const eventArb = fc.record({
   voltage: fc.double({ min: 100, max: 140, noNaN: true }),
   current: fc.option(fc.double({ min: 0, max: 50, noNaN: true }), { nil: undefined }),
   kw: fc.option(fc.double({ min: -5, max: 10, noNaN: true }), { nil: undefined }),
+  // Unordered on purpose: registers that go backwards (count 0) as well as forwards.
+  kwh: fc.option(fc.double({ min: 0, max: 100_000, noNaN: true }), { nil: undefined }),
   delay: fc.integer({ min: 0, max: OUT_OF_ORDERNESS - 1 }),
   duplicateDelay: fc.option(fc.integer({ min: 0, max: OUT_OF_ORDERNESS - 1 }), { nil: undefined, freq: 4 }),
 });
@@ -74,7 +77,7 @@ describe('StreamTopology against a batch computation (property)', () => {
         for (const e of events) {
           const t = T0 + e.offset;
           const partition = `p${Number(e.line.slice(1)) % partitionCount}`;
-          const r = reading({ line: e.line, device: `${e.line}-m${e.meter}`, t, v: e.voltage, current: e.current, kw: e.kw, ingest: t + e.delay });
+          const r = reading({ line: e.line, device: `${e.line}-m${e.meter}`, t, v: e.voltage, current: e.current, kw: e.kw, kwh: e.kwh, ingest: t + e.delay });
           arrivals.push({ partition, reading: r, arrival: t + e.delay });
           if (e.duplicateDelay !== undefined) arrivals.push({ partition, reading: { ...r, ingestTime: t + e.duplicateDelay }, arrival: t + e.duplicateDelay });
         }
@@ -102,7 +105,9 @@ describe('StreamTopology against a batch computation (property)', () => {
           expect(body.deviceId).toBe(want.deviceId);
           expect([body.lineId, body.windowStart, body.windowEnd, body.count, body.meters]).toEqual([want.lineId, want.windowStart, want.windowEnd, want.count, want.meters]);
           expect(aggregate.ingestTime).toBe(want.ingestTime);
-          expect([body.voltage.min, body.voltage.max]).toEqual([want.voltage.min, want.voltage.max]);
+          expect([body.voltage.min, body.voltage.max, body.voltage.p5, body.voltage.p95]).toEqual([want.voltage.min, want.voltage.max, want.voltage.p5, want.voltage.p95]);
+          // Same per-meter differences summed in the same (deviceId) order: exactly equal.
+          expect(body.energyKwh).toBe(want.energyKwh);
           expect(body.voltage.mean).toBeCloseTo(want.voltage.mean, 8);
           expect(body.voltage.stddev).toBeCloseTo(want.voltage.stddev, 6);
           for (const key of ['current', 'kw'] as const) {

@@ -12,9 +12,9 @@ describe('StreamTopology windows', () => {
   it('emits the exact aggregate of a tumbling window', () => {
     const topology = new StreamTopology(baseOptions);
     const out = run(topology, [
-      reading({ device: 'm-1', t: T0 + 1_000, v: 118, current: 8, kw: 1, ingest: T0 + 1_100 }),
-      reading({ device: 'm-2', t: T0 + 2_000, v: 120, kw: 2, ingest: T0 + 9_000 }),
-      reading({ device: 'm-1', t: T0 + 30_000, v: 122, current: 10, ingest: T0 + 30_500 }),
+      reading({ device: 'm-1', t: T0 + 1_000, v: 118, current: 8, kw: 1, kwh: 500.25, ingest: T0 + 1_100 }),
+      reading({ device: 'm-2', t: T0 + 2_000, v: 120, kw: 2, kwh: 80, ingest: T0 + 9_000 }),
+      reading({ device: 'm-1', t: T0 + 30_000, v: 122, current: 10, kwh: 500.75, ingest: T0 + 30_500 }),
       reading({ device: 'm-1', t: T0 + 65_000, v: 121 }), // watermark T0 + 60 s: fires [T0, T0 + 60 s)
     ]);
     expect(out.late).toEqual([]);
@@ -39,19 +39,52 @@ describe('StreamTopology windows', () => {
       meters: 2,
       current: { mean: 9, max: 10 },
       kw: { mean: 1.5, max: 2 },
+      energyKwh: 0.5, // m-1 500.25 → 500.75; m-2 has one reading, which only marks the start
     });
     expect(voltage.min).toBe(118);
     expect(voltage.max).toBe(122);
+    expect([voltage.p5, voltage.p95]).toEqual([118, 122]); // n = 3: ranks ceil(0.15) = 1 and ceil(2.85) = 3
     expect(voltage.mean).toBeCloseTo(120, 12);
     expect(voltage.stddev).toBeCloseTo(Math.sqrt(8 / 3), 12);
   });
 
-  it('omits current and kw when no reading in the window had them', () => {
+  it('omits current, kw and energyKwh when no reading in the window had them', () => {
     const topology = new StreamTopology(baseOptions);
     const out = run(topology, [reading({ t: T0, v: 120 }), reading({ t: T0 + 70_000, v: 120 })]);
     expect(out.aggregates).toHaveLength(1);
     expect(out.aggregates[0].body).not.toHaveProperty('current');
     expect(out.aggregates[0].body).not.toHaveProperty('kw');
+    expect(out.aggregates[0].body).not.toHaveProperty('energyKwh');
+  });
+
+  it('gives nearest-rank voltage percentiles independent of arrival order', () => {
+    // 40 values 100..139 from four meters; p5 = rank ceil(2) = 101, p95 = rank ceil(38) = 137.
+    const values = Array.from({ length: 40 }, (_, i) => 100 + i);
+    const readings = values.map((v, i) => reading({ device: `m-${i % 4}`, t: T0 + 1_000 * (i + 1), v }));
+    const closer = reading({ t: T0 + 70_000, v: 120 });
+    const inOrder = run(new StreamTopology(baseOptions), [...readings, closer]);
+    const shuffled = run(new StreamTopology({ ...baseOptions, outOfOrdernessMs: 60_000 }), [...readings].reverse().concat(reading({ t: T0 + 130_000, v: 120 })));
+    expect(inOrder.aggregates[0].body.voltage).toMatchObject({ p5: 101, p95: 137 });
+    expect(shuffled.aggregates[0].body.voltage).toEqual(inOrder.aggregates[0].body.voltage);
+  });
+
+  it('sums per-meter energy deltas by event time, counting a register that went backwards as 0', () => {
+    const topology = new StreamTopology({ ...baseOptions, perMeter: true });
+    const out = run(topology, [
+      reading({ device: 'm-1', t: T0 + 40_000, v: 120, kwh: 1_000.5 }),
+      reading({ device: 'm-1', t: T0 + 10_000, v: 120, kwh: 1_000 }), // out of order: still the first by event time
+      reading({ device: 'm-2', t: T0 + 10_000, v: 120, kwh: 52_000 }),
+      reading({ device: 'm-2', t: T0 + 50_000, v: 120, kwh: 0.25 }), // meter replaced: 0, not −51 999.75
+      reading({ device: 'm-3', t: T0 + 20_000, v: 120 }), // no register
+      reading({ device: 'm-1', t: T0 + 70_000, v: 120 }),
+    ]);
+    expect(out.aggregates.map((a) => [a.deviceId, a.body.energyKwh])).toEqual([
+      [null, 0.5],
+      ['m-1', 0.5],
+      ['m-2', 0],
+      ['m-3', undefined],
+    ]);
+    expect(out.aggregates[3].body).not.toHaveProperty('energyKwh');
   });
 
   it('emits every hopping window an event belongs to', () => {
@@ -274,7 +307,7 @@ describe('StreamTopology state and options', () => {
     const snapshot = topology.snapshot();
     expect(() => new StreamTopology({ ...baseOptions, hopMs: 30_000 }, snapshot)).toThrow(/size=60000 hop=60000 .* hop=30000/);
     expect(() => new StreamTopology({ ...baseOptions, perMeter: true }, snapshot)).toThrow(/perMeter=true/);
-    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 2 as 1 })).toThrow(/version 2/);
+    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 1 as 2 })).toThrow(/version 1 .*npm run replay/);
   });
 
   it('rejects options that make windows ill-defined', () => {

@@ -219,6 +219,7 @@ export class StreamTopology {
     line.meters.add(deviceId);
     const current = typeof body.current === 'number' ? body.current : undefined;
     const kw = typeof body.kw === 'number' ? body.kw : undefined;
+    const kwh = typeof body.kwh === 'number' ? body.kwh : undefined;
     const windowCount = this.assigner.windowsPerEvent;
     for (let i = 0; i < windowCount; i++) {
       const start = firstStart + i * hopMs;
@@ -229,7 +230,7 @@ export class StreamTopology {
         partition.timers.register(window);
         if (i === 0) first = window;
       }
-      window.add(deviceId, body.voltage, current, kw, reading.ingestTime);
+      window.add(deviceId, body.voltage, current, kw, kwh, reading.eventTime, reading.ingestTime);
     }
     first!.ids.add(reading.id);
   }
@@ -251,7 +252,12 @@ export class StreamTopology {
   }
 
   private restore(snapshot: ProcessorSnapshot): void {
-    if (snapshot.version !== PROCESSOR_SNAPSHOT_VERSION) throw new Error(`Unsupported processor snapshot version ${String(snapshot.version)} (expected ${PROCESSOR_SNAPSHOT_VERSION})`);
+    if (snapshot.version !== PROCESSOR_SNAPSHOT_VERSION) {
+      throw new Error(
+        `Unsupported processor snapshot version ${String(snapshot.version)} (expected ${PROCESSOR_SNAPSHOT_VERSION}); ` +
+          'rebuild the derived state by replaying the readings (npm run replay, with the processor stopped)',
+      );
+    }
     const { windowSizeMs, hopMs, perMeter, outOfOrdernessMs, idleTimeoutMs } = this.options;
     const shape = snapshot.windows;
     if (shape.sizeMs !== windowSizeMs || shape.hopMs !== hopMs || shape.perMeter !== perMeter) {

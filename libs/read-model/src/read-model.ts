@@ -50,9 +50,12 @@ export interface AggregateRow {
   windowEnd: number;
   count: number;
   meters: number;
-  voltage: { min: number; max: number; mean: number; stddev: number };
+  /** p5/p95: nearest-rank percentiles (see VoltageStats); null on windows stored before they were computed. */
+  voltage: { min: number; max: number; mean: number; stddev: number; p5: number | null; p95: number | null };
   current: { mean: number; max: number } | null;
   kw: { mean: number; max: number } | null;
+  /** Energy from the kWh registers (see AggregateBody.energyKwh); null when no reading carried kwh. */
+  energyKwh: number | null;
 }
 
 export interface AlertRow {
@@ -122,5 +125,7 @@ export interface ReadModel {
   alerts(query: AlertQuery): Promise<AlertRow[]>;
   /** The newest dead letters first (by receivedAt). */
   deadLetters(limit: number): Promise<DeadLetterRow[]>;
+  /** How many dead letters the read model holds. */
+  deadLetterCount(): Promise<number>;
   close(): Promise<void>;
 }

@@ -34,9 +34,10 @@ function aggregate(lineId: string, windowStart: number, overrides: Partial<Aggre
     windowEnd: windowStart + MINUTE,
     count: 120,
     meters: 2,
-    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118, p95: 120.75 },
     current: { mean: 8.2, max: 11.5 },
     kw: { mean: 0.95, max: 1.4 },
+    energyKwh: 1.25,
     ...overrides,
   };
   return {
@@ -92,6 +93,28 @@ describe('SqliteReadModel', () => {
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
       expect(tables.map((t) => t.name)).toEqual(['rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines', 'rm_readings']);
       expect(await again.readings('L07', { from: T0, to: T0 + 1 }, 10)).toHaveLength(1);
+    });
+
+    it('adds the percentile and energy columns to a file from before them, keeping its windows (with nulls there)', async () => {
+      const file = path.join(dir, 'old.db');
+      const old = new Database(file);
+      old.exec(`CREATE TABLE rm_aggregates (id TEXT PRIMARY KEY, line_id TEXT NOT NULL, device_id TEXT, window_start INTEGER NOT NULL,
+        window_end INTEGER NOT NULL, count INTEGER NOT NULL, meters INTEGER NOT NULL, v_min REAL NOT NULL, v_max REAL NOT NULL,
+        v_mean REAL NOT NULL, v_stddev REAL NOT NULL, current_mean REAL, current_max REAL, kw_mean REAL, kw_max REAL)`);
+      old.prepare('INSERT INTO rm_aggregates VALUES (?, ?, NULL, ?, ?, 3, 1, 118, 122, 120, 1.5, NULL, NULL, NULL, NULL)').run(aggregateId('L07', T0, MINUTE), 'L07', T0, T0 + MINUTE);
+      const migrated = new SqliteReadModel(old);
+      migrated.migrate(); // idempotent
+      await migrated.apply({ aggregates: [aggregate('L07', T0 + MINUTE)] });
+
+      const windows = await migrated.aggregates('L07', { from: T0, to: T0 + 2 * MINUTE });
+      expect(windows.map((w) => [w.voltage.p5, w.voltage.p95, w.energyKwh])).toEqual([
+        [null, null, null],
+        [118, 120.75, 1.25],
+      ]);
+      const columns = (old.pragma('table_info(rm_aggregates)') as { name: string }[]).map((c) => c.name);
+      const fresh = (db.pragma('table_info(rm_aggregates)') as { name: string }[]).map((c) => c.name);
+      expect(columns).toEqual(fresh);
+      old.close();
     });
 
     it('looks readings and per-line windows up through their indexes, not a table scan', () => {
@@ -184,7 +207,7 @@ describe('SqliteReadModel', () => {
         aggregates: [
           aggregate('L07', T0 + 2 * MINUTE),
           aggregate('L07', T0),
-          aggregate('L07', T0 + MINUTE, { current: undefined, kw: undefined }),
+          aggregate('L07', T0 + MINUTE, { current: undefined, kw: undefined, energyKwh: undefined }),
           aggregate('L07', T0 + MINUTE, { deviceId: 'm-000001', meters: 1, count: 60 }),
           aggregate('L08', T0 + MINUTE),
         ],
@@ -200,11 +223,12 @@ describe('SqliteReadModel', () => {
         windowEnd: T0 + MINUTE,
         count: 120,
         meters: 2,
-        voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+        voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118, p95: 120.75 },
         current: { mean: 8.2, max: 11.5 },
         kw: { mean: 0.95, max: 1.4 },
+        energyKwh: 1.25,
       });
-      expect(lineWindows[1]).toMatchObject({ current: null, kw: null });
+      expect(lineWindows[1]).toMatchObject({ current: null, kw: null, energyKwh: null });
 
       const meterWindows = await model.aggregates('L07', { from: T0, to: T0 + 5 * MINUTE }, { deviceId: 'm-000001' });
       expect(meterWindows).toHaveLength(1);

@@ -65,6 +65,11 @@ export class SqliteReadModel implements ReadModel {
       const columns = new Set((this.db.pragma('table_info(rm_lines)') as { name: string }[]).map((c) => c.name));
       if (!columns.has('late_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN late_readings INTEGER NOT NULL DEFAULT 0');
       if (!columns.has('duplicate_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN duplicate_readings INTEGER NOT NULL DEFAULT 0');
+      // ... and before window percentiles and energy: their old windows keep NULL there.
+      const aggregateColumns = new Set((this.db.pragma('table_info(rm_aggregates)') as { name: string }[]).map((c) => c.name));
+      for (const column of ['v_p5', 'v_p95', 'energy_kwh']) {
+        if (!aggregateColumns.has(column)) this.db.exec(`ALTER TABLE rm_aggregates ADD COLUMN ${column} REAL`);
+      }
     } catch (err) {
       if (this.db.readonly) {
         throw new Error(
@@ -118,6 +123,10 @@ export class SqliteReadModel implements ReadModel {
    */
   pruneReadingsSync(olderThan: number): number {
     return this.statements.pruneReadings.run(olderThan).changes;
+  }
+
+  async deadLetterCount(): Promise<number> {
+    return this.statements.countDeadLetters.get() as number;
   }
 
   /** Empties every read-model table, WITHOUT opening a transaction (a rebuild wraps it). */
@@ -238,7 +247,11 @@ CREATE TABLE IF NOT EXISTS rm_aggregates (
   current_mean REAL,
   current_max REAL,
   kw_mean REAL,
-  kw_max REAL
+  kw_max REAL,
+  -- Nullable, like the columns migrate() adds to older files, so both schemas are the same.
+  v_p5 REAL,
+  v_p95 REAL,
+  energy_kwh REAL
 );
 -- device_id sits between line and time so per-line windows (device_id IS NULL) are one index
 -- range even when the processor also writes per-meter windows for the same line.
@@ -285,7 +298,8 @@ const LINE_COLUMNS = 'line_id AS lineId, latest_reading_time AS latestReadingTim
 const READING_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, event_time AS eventTime, voltage, current,
   power_factor AS powerFactor, kw, kwh, status`;
 const AGGREGATE_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, window_start AS windowStart,
-  window_end AS windowEnd, count, meters, v_min, v_max, v_mean, v_stddev, current_mean, current_max, kw_mean, kw_max`;
+  window_end AS windowEnd, count, meters, v_min, v_max, v_mean, v_stddev, v_p5, v_p95, current_mean, current_max, kw_mean, kw_max,
+  energy_kwh`;
 const ALERT_COLUMNS = `alert_id AS alertId, kind, state, severity, line_id AS lineId, device_id AS deviceId, message,
   evidence, raised_at AS raisedAt, updated_at AS updatedAt`;
 /** Newest first; the id breaks ties so pages are stable. */
@@ -310,8 +324,8 @@ function prepareStatements(db: Database.Database) {
     insertLine: db.prepare('INSERT OR IGNORE INTO rm_lines (line_id, latest_reading_time) VALUES (?, NULL)'),
     insertAggregate: db.prepare(
       `INSERT OR IGNORE INTO rm_aggregates (id, line_id, device_id, window_start, window_end, count, meters,
-         v_min, v_max, v_mean, v_stddev, current_mean, current_max, kw_mean, kw_max)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         v_min, v_max, v_mean, v_stddev, v_p5, v_p95, current_mean, current_max, kw_mean, kw_max, energy_kwh)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // The update only happens when the event is further along (higher state rank, or the same
     // state at a later event time), so events may be re-applied in any order.
@@ -332,6 +346,7 @@ function prepareStatements(db: Database.Database) {
     pruneReadings: db.prepare('DELETE FROM rm_readings WHERE event_time < ?'),
     allLines: db.prepare(`SELECT ${LINE_COLUMNS} FROM rm_lines ORDER BY line_id`),
     oneLine: db.prepare(`SELECT ${LINE_COLUMNS} FROM rm_lines WHERE line_id = ?`),
+    countDeadLetters: db.prepare('SELECT count(*) FROM rm_dead_letters').pluck(),
     upsertLineCounters: db.prepare(
       `INSERT INTO rm_lines (line_id, latest_reading_time, late_readings, duplicate_readings) VALUES (?, NULL, ?, ?)
        ON CONFLICT (line_id) DO UPDATE SET late_readings = max(late_readings, excluded.late_readings),
@@ -389,10 +404,13 @@ interface AggregateRecord {
   v_max: number;
   v_mean: number;
   v_stddev: number;
+  v_p5: number | null;
+  v_p95: number | null;
   current_mean: number | null;
   current_max: number | null;
   kw_mean: number | null;
   kw_max: number | null;
+  energy_kwh: number | null;
 }
 
 interface AlertRecord extends Omit<AlertRow, 'evidence'> {
@@ -440,10 +458,13 @@ function insertAggregate(statement: Database.Statement, e: AggregateEnvelope): v
     a.voltage.max,
     a.voltage.mean,
     a.voltage.stddev,
+    a.voltage.p5,
+    a.voltage.p95,
     a.current?.mean ?? null,
     a.current?.max ?? null,
     a.kw?.mean ?? null,
     a.kw?.max ?? null,
+    a.energyKwh ?? null,
   );
 }
 
@@ -478,9 +499,10 @@ function toAggregateRow(r: AggregateRecord): AggregateRow {
     windowEnd: r.windowEnd,
     count: r.count,
     meters: r.meters,
-    voltage: { min: r.v_min, max: r.v_max, mean: r.v_mean, stddev: r.v_stddev },
+    voltage: { min: r.v_min, max: r.v_max, mean: r.v_mean, stddev: r.v_stddev, p5: r.v_p5, p95: r.v_p95 },
     current: r.current_mean === null || r.current_max === null ? null : { mean: r.current_mean, max: r.current_max },
     kw: r.kw_mean === null || r.kw_max === null ? null : { mean: r.kw_mean, max: r.kw_max },
+    energyKwh: r.energy_kwh,
   };
 }
 

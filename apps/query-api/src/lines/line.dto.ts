@@ -44,8 +44,25 @@ export class VoltageStatsDto {
   @ApiProperty({ example: 119.4 })
   mean!: number;
 
-  @ApiProperty({ example: 0.8 })
+  @ApiProperty({ example: 0.8, description: 'Population standard deviation.' })
   stddev!: number;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 118.1,
+    description:
+      '5th percentile, nearest rank: of the n values sorted ascending, the one at rank ceil(5 n / 100), i.e. the smallest value such that at least 5 % of the values are <= it. Null for windows stored before percentiles were computed.',
+  })
+  p5!: number | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 120.9,
+    description: '95th percentile, nearest rank (rank ceil(95 n / 100)). Null for windows stored before percentiles were computed.',
+  })
+  p95!: number | null;
 }
 
 export class AggregateDto {
@@ -78,6 +95,15 @@ export class AggregateDto {
 
   @ApiProperty({ type: MeanMaxDto, nullable: true, description: 'Kilowatts; null when no reading carried kw.' })
   kw!: MeanMaxDto | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: 2.35,
+    description:
+      "Kilowatt-hours consumed in the window, from the cumulative kWh registers: per meter, its last minus its first register value in the window by event time, summed over the meters. A meter's first reading only marks the start (one reading: 0); a register that went backwards (meter replaced or reset) counts 0. Null when no reading carried kwh.",
+  })
+  energyKwh!: number | null;
 }
 
 export class ReadingDto {

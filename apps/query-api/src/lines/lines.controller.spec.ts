@@ -22,9 +22,10 @@ describe('lines endpoints', () => {
     windowEnd: '2026-11-29T05:59:00.000Z',
     count: 120,
     meters: 2,
-    voltage: { min: 112.1, max: 114.3, mean: 112.9, stddev: 0.6 },
+    voltage: { min: 112.1, max: 114.3, mean: 112.9, stddev: 0.6, p5: 112.2, p95: 114.1 },
     current: null,
     kw: null,
+    energyKwh: null,
   };
   const openL07Alert = {
     alertId: 'uv-L07-1',
@@ -93,9 +94,10 @@ describe('lines endpoints', () => {
           windowEnd: '2026-11-29T05:58:00.000Z',
           count: 120,
           meters: 2,
-          voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+          voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118.1, p95: 120.9 },
           current: { mean: 8.2, max: 11.5 },
           kw: { mean: 0.95, max: 1.4 },
+          energyKwh: 2.35,
         },
         latestL07Window,
       ]);

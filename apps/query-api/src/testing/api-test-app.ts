@@ -49,9 +49,10 @@ export function aggregate(lineId: string, windowStart: number, overrides: Partia
     windowEnd: windowStart + MINUTE,
     count: 120,
     meters: 2,
-    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8 },
+    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118.1, p95: 120.9 },
     current: { mean: 8.2, max: 11.5 },
     kw: { mean: 0.95, max: 1.4 },
+    energyKwh: 2.35,
     ...overrides,
   };
   return {
@@ -93,7 +94,7 @@ export function standardBatch(): ReadModelBatch {
     aggregates: [
       aggregate('L07', NOW - 2 * HOUR),
       aggregate('L07', NOW - 3 * MINUTE),
-      aggregate('L07', NOW - 2 * MINUTE, { voltage: { min: 112.1, max: 114.3, mean: 112.9, stddev: 0.6 }, current: undefined, kw: undefined }),
+      aggregate('L07', NOW - 2 * MINUTE, { voltage: { min: 112.1, max: 114.3, mean: 112.9, stddev: 0.6, p5: 112.2, p95: 114.1 }, current: undefined, kw: undefined, energyKwh: undefined }),
       aggregate('L07', NOW - 2 * MINUTE, { deviceId: 'm-000001', meters: 1, count: 60 }),
       aggregate('L09', NOW - 20 * MINUTE),
     ],

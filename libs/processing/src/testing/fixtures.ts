@@ -12,10 +12,11 @@ export interface ReadingSpec {
   v: number;
   current?: number;
   kw?: number;
+  kwh?: number;
   ingest?: number;
 }
 
-export function reading({ line = 'L01', device = 'm-1', t, v, current, kw, ingest }: ReadingSpec): ReadingEnvelope {
+export function reading({ line = 'L01', device = 'm-1', t, v, current, kw, kwh, ingest }: ReadingSpec): ReadingEnvelope {
   return {
     v: ENVELOPE_VERSION,
     type: 'reading',
@@ -31,6 +32,7 @@ export function reading({ line = 'L01', device = 'm-1', t, v, current, kw, inges
       voltage: v,
       ...(current === undefined ? {} : { current }),
       ...(kw === undefined ? {} : { kw }),
+      ...(kwh === undefined ? {} : { kwh }),
     },
   };
 }
@@ -42,11 +44,43 @@ export const baseOptions: ProcessorOptions = {
   idleTimeoutMs: 30_000,
 };
 
-/** Population mean and stddev computed the textbook two-pass way, as an independent reference. */
-export function referenceStats(values: number[]): { min: number; max: number; mean: number; stddev: number } {
+/**
+ * Population mean and stddev computed the textbook two-pass way, and percentiles straight from
+ * their definition (the smallest value such that at least p % of the values are <= it), as an
+ * independent reference.
+ */
+export function referenceStats(values: number[]): { min: number; max: number; mean: number; stddev: number; p5: number; p95: number } {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
-  return { min: Math.min(...values), max: Math.max(...values), mean, stddev: Math.sqrt(variance) };
+  return { min: Math.min(...values), max: Math.max(...values), mean, stddev: Math.sqrt(variance), p5: referencePercentile(values, 5), p95: referencePercentile(values, 95) };
+}
+
+/** O(n²) on purpose: the definition itself, not the rank formula the code under test uses. */
+export function referencePercentile(values: number[], percent: number): number {
+  const candidates = [...values].sort((a, b) => a - b);
+  return candidates.find((v) => 100 * values.filter((x) => x <= v).length >= percent * values.length)!;
+}
+
+/**
+ * Energy by definition: per meter, last minus first kWh over its readings with kwh ordered by
+ * event time, 0 when the register went backwards; summed in deviceId order. Undefined when no
+ * reading had kwh.
+ */
+export function referenceEnergy(readings: ReadingEnvelope[]): number | undefined {
+  const byMeter = new Map<string, Array<{ t: number; kwh: number }>>();
+  for (const r of readings) {
+    if (r.body.kwh === undefined) continue;
+    const list = byMeter.get(r.body.deviceId) ?? [];
+    list.push({ t: r.eventTime, kwh: r.body.kwh });
+    byMeter.set(r.body.deviceId, list);
+  }
+  if (byMeter.size === 0) return undefined;
+  let sum = 0;
+  for (const deviceId of [...byMeter.keys()].sort()) {
+    const list = byMeter.get(deviceId)!.sort((a, b) => a.t - b.t || a.kwh - b.kwh);
+    sum += Math.max(0, list[list.length - 1].kwh - list[0].kwh);
+  }
+  return sum;
 }
 
 /** Small seeded PRNG (mulberry32): the same seed gives the same workload on every run. */
@@ -67,7 +101,8 @@ export type Step = { kind: 'reading'; partition: string; reading: ReadingEnvelop
 /**
  * A realistic messy workload: several partitions and lines, meters reporting every 10 s with
  * jitter, out-of-order delivery, redeliveries, a few very late readings, a voltage dip on one
- * line, and a partition that goes quiet midway (so idle advancement fires its windows).
+ * line, and a partition that goes quiet midway (so idle advancement fires its windows). Meters
+ * m0-m2 carry a kWh register (m2 only every other reading; L01-m1's is reset midway), m3 none.
  */
 export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
   const random = seededRandom(seed);
@@ -84,7 +119,10 @@ export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
         const dip = line === 'L02' && i >= 20 && i < 26 ? -9 : 0;
         const v = Math.round((120 + dip + (random() - 0.5) * 4) * 10) / 10;
         const delay = random() < 0.03 ? 120_000 : Math.floor(random() * 4_000); // a few far too late
-        const r = reading({ line, device, t, v, current: random() < 0.5 ? Math.round(random() * 200) / 10 : undefined, kw: random() < 0.3 ? Math.round(random() * 30) / 10 : undefined, ingest: t + delay });
+        // Derived from i, not drawn from `random`, so the rest of the workload stays as it was.
+        const register = device === 'L01-m1' && i >= 27 ? (i - 27) * 0.0123 : 1000 * (m + 1) + i * 0.0123;
+        const kwh = m < 2 || (m === 2 && i % 2 === 0) ? register : undefined;
+        const r = reading({ line, device, t, v, current: random() < 0.5 ? Math.round(random() * 200) / 10 : undefined, kw: random() < 0.3 ? Math.round(random() * 30) / 10 : undefined, kwh, ingest: t + delay });
         pending.push({ arrival: t + delay, partition: partitionOf(line), reading: r });
         if (random() < 0.05) pending.push({ arrival: t + delay + Math.floor(random() * 3_000), partition: partitionOf(line), reading: { ...r, ingestTime: r.ingestTime + 7 } });
       }

@@ -1,4 +1,5 @@
 import { ENVELOPE_VERSION, aggregateId, type AggregateBody, type AggregateEnvelope } from '@meterstream/contracts';
+import { EnergyDelta, type EnergyDeltaSnapshot } from './energy-delta';
 import { WindowStats, type WindowStatsSnapshot } from './window-stats';
 
 /** JSON-safe form of an open window, as stored in a ProcessorSnapshot. */
@@ -14,6 +15,8 @@ export interface LineWindowSnapshot {
   meters?: string[];
   /** Per-meter statistics, in arrival order (when aggregating per meter). */
   perMeter?: Array<{ deviceId: string; stats: WindowStatsSnapshot }>;
+  /** First and last kWh register per meter; absent while no reading in the window carried kwh. */
+  energy?: EnergyDeltaSnapshot;
 }
 
 /**
@@ -33,6 +36,8 @@ export class LineWindow {
   readonly meterIds: Set<string> | null;
   /** Per-meter statistics when aggregating per meter; null otherwise. */
   readonly perMeter: Map<string, WindowStats> | null;
+  /** Per-meter kWh register span, serving the line's and each meter's energy; null until a reading carries kwh. */
+  private energy: EnergyDelta | null = null;
 
   constructor(
     readonly lineId: string,
@@ -47,8 +52,9 @@ export class LineWindow {
     this.perMeter = perMeter ? new Map() : null;
   }
 
-  add(deviceId: string, voltage: number, current: number | undefined, kw: number | undefined, ingestTime: number): void {
+  add(deviceId: string, voltage: number, current: number | undefined, kw: number | undefined, kwh: number | undefined, eventTime: number, ingestTime: number): void {
     this.stats.add(voltage, current, kw, ingestTime);
+    if (kwh !== undefined) (this.energy ??= new EnergyDelta()).add(deviceId, eventTime, kwh);
     if (this.perMeter === null) {
       this.meterIds!.add(deviceId);
       return;
@@ -68,12 +74,12 @@ export class LineWindow {
   /** The final aggregates of this window: the line's first, then each meter's by deviceId. */
   aggregates(out: AggregateEnvelope[]): void {
     const size = this.end - this.start;
-    out.push(aggregateEnvelope(this.lineId, undefined, this.start, size, this.stats, this.meterCount));
+    out.push(aggregateEnvelope(this.lineId, undefined, this.start, size, this.stats, this.meterCount, this.energy?.total()));
     if (this.perMeter === null) return;
     // Plain code-unit order (not localeCompare) so the order never depends on the host's locale.
     const deviceIds = [...this.perMeter.keys()].sort();
     for (const deviceId of deviceIds) {
-      out.push(aggregateEnvelope(this.lineId, deviceId, this.start, size, this.perMeter.get(deviceId)!, 1));
+      out.push(aggregateEnvelope(this.lineId, deviceId, this.start, size, this.perMeter.get(deviceId)!, 1, this.energy?.meterDelta(deviceId)));
     }
   }
 
@@ -87,6 +93,7 @@ export class LineWindow {
     };
     if (this.perMeter === null) snapshot.meters = [...this.meterIds!];
     else snapshot.perMeter = [...this.perMeter].map(([deviceId, stats]) => ({ deviceId, stats: stats.snapshot() }));
+    if (this.energy !== null) snapshot.energy = this.energy.snapshot();
     return snapshot;
   }
 
@@ -98,6 +105,7 @@ export class LineWindow {
     } else {
       for (const meter of snapshot.perMeter ?? []) window.perMeter.set(meter.deviceId, WindowStats.restore(meter.stats));
     }
+    if (snapshot.energy !== undefined) window.energy = EnergyDelta.restore(snapshot.energy);
     return window;
   }
 }
@@ -105,6 +113,7 @@ export class LineWindow {
 /**
  * The aggregate record of one window. eventTime is the window start; ingestTime is the highest
  * ingest time among the window's readings, so it is fixed by the input and never by a clock.
+ * energyKwh (see EnergyDelta) is left out of the body when undefined: no reading carried kwh.
  */
 export function aggregateEnvelope(
   lineId: string,
@@ -113,6 +122,7 @@ export function aggregateEnvelope(
   windowSizeMs: number,
   stats: WindowStats,
   meters: number,
+  energyKwh?: number,
 ): AggregateEnvelope {
   const body: AggregateBody = {
     lineId,
@@ -127,6 +137,7 @@ export function aggregateEnvelope(
   if (current !== undefined) body.current = current;
   const kw = stats.kw();
   if (kw !== undefined) body.kw = kw;
+  if (energyKwh !== undefined) body.energyKwh = energyKwh;
   return {
     v: ENVELOPE_VERSION,
     type: 'aggregate',
