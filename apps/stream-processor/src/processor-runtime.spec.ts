@@ -165,6 +165,9 @@ describe('ProcessorRuntime', () => {
     const minute0 = aggregates.find((a) => a.lineId === 'L1' && a.body.windowStart === T0)!;
     expect(minute0.body).toMatchObject({ count: 8, meters: 2 });
     expect(Math.min(...aggregates.map((a) => a.body.voltage.min))).toBeGreaterThan(100);
+    const raw = await h.readModel.readings('L1', { from: T0, to: T0 + 10 * MINUTE }, 10_000);
+    expect(raw.map((r) => r.deviceId)).not.toContain('m9');
+    expect(raw).toHaveLength(80);
     expect((await readStream(h.log, STREAMS.alerts)).map((v) => decodeEnvelope<AlertEnvelope>(v).lineId)).not.toContain('L1');
     h.db.close();
   });

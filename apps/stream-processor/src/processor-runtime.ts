@@ -185,8 +185,10 @@ export class ProcessorRuntime {
     // run, replay or crash-and-resume of the same input is the same.
     const cutoff = this.streamTime - this.options.readingRetentionMs;
     this.readModel.pruneReadingsSync(cutoff);
+    // Late readings live in the late-readings stream and the line's counter, nowhere else.
+    const late = output.late.length > 0 ? new Set(output.late.map((r) => r.id)) : undefined;
     this.readModel.applySync({
-      readings: batch.readings.filter((r) => r.eventTime >= cutoff),
+      readings: batch.readings.filter((r) => r.eventTime >= cutoff && !late?.has(r.id)),
       aggregates: output.aggregates,
       alerts: output.alerts,
       deadLetters: batch.deadLetters,
