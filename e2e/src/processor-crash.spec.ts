@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
-import { buildOnce, makeTempDir, waitFor } from '@meterstream/test-harness';
+import { buildOnce, makeTempDir, seededRandom, waitFor } from '@meterstream/test-harness';
 import { caughtUp, EmbeddedStreamLogCounter, outputs, readModelState, recordInput, startProcessor, stopGracefully } from './recorded-input';
-import { prand } from './seeded';
 
 describe('the stream processor under SIGKILL', () => {
   let temp: ReturnType<typeof makeTempDir>;
@@ -23,7 +22,7 @@ describe('the stream processor under SIGKILL', () => {
     await waitFor(() => caughtUp(path.join(straightDir, 'meterstream.db')), { what: 'the uninterrupted run to finish', timeoutMs: 60_000 });
     await stopGracefully(straight);
 
-    const random = prand(20261129);
+    const random = seededRandom(20261129);
     const aggregatesAt = () => new EmbeddedStreamLogCounter(path.join(crashedDir, 'meterstream.db')).count(STREAMS.aggregates);
     const progressAtKill: number[] = [];
     let kills = 0;

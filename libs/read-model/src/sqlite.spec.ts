@@ -6,51 +6,23 @@ import {
   aggregateId,
   deadLetter,
   ENVELOPE_VERSION,
-  parseReading,
   readingTopic,
-  type AggregateBody,
-  type AggregateEnvelope,
   type AlertBody,
   type AlertEnvelope,
   type AlertState,
   type ReadingEnvelope,
 } from '@meterstream/contracts';
+import { aggregateEnvelope, readingEnvelope } from '@meterstream/test-harness';
 import { SqliteReadModel } from './sqlite';
 
 const T0 = Date.parse('2026-11-29T05:00:00.000Z');
 const MINUTE = 60_000;
 
 function reading(lineId: string, deviceId: string, time: number, voltage: number, extra: Record<string, unknown> = {}): ReadingEnvelope {
-  const payload = Buffer.from(JSON.stringify({ deviceId, ts: new Date(time).toISOString(), voltage, ...extra }));
-  const result = parseReading(readingTopic(lineId), payload, { ingestTime: time + 150 });
-  if (!result.ok) throw new Error(`bad fixture: ${JSON.stringify(result.errors)}`);
-  return result.envelope;
+  return readingEnvelope(lineId, deviceId, time, { voltage, ...extra });
 }
 
-function aggregate(lineId: string, windowStart: number, overrides: Partial<AggregateBody> = {}): AggregateEnvelope {
-  const body: AggregateBody = {
-    lineId,
-    windowStart,
-    windowEnd: windowStart + MINUTE,
-    count: 120,
-    meters: 2,
-    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118, p95: 120.75 },
-    current: { mean: 8.2, max: 11.5 },
-    kw: { mean: 0.95, max: 1.4 },
-    energyKwh: 1.25,
-    ...overrides,
-  };
-  return {
-    v: ENVELOPE_VERSION,
-    type: 'aggregate',
-    id: aggregateId(body.deviceId ?? lineId, windowStart, MINUTE),
-    lineId,
-    deviceId: body.deviceId ?? null,
-    eventTime: body.windowEnd,
-    ingestTime: body.windowEnd + 10_000,
-    body,
-  };
-}
+const aggregate = aggregateEnvelope;
 
 function alert(alertId: string, state: AlertState, eventTime: number, overrides: Partial<AlertBody> = {}): AlertEnvelope {
   const body: AlertBody = {

@@ -1,3 +1,5 @@
+export * from './envelopes';
 export * from './pipeline';
+export * from './seeded-random';
 export * from './temp-dir';
 export * from './wait-for';

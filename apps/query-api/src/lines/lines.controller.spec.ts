@@ -94,10 +94,10 @@ describe('lines endpoints', () => {
           windowEnd: '2026-11-29T05:58:00.000Z',
           count: 120,
           meters: 2,
-          voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118.1, p95: 120.9 },
+          voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118, p95: 120.75 },
           current: { mean: 8.2, max: 11.5 },
           kw: { mean: 0.95, max: 1.4 },
-          energyKwh: 2.35,
+          energyKwh: 1.25,
         },
         latestL07Window,
       ]);

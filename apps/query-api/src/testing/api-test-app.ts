@@ -9,19 +9,14 @@ import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type Config } from '@meterstream/config';
 import {
-  aggregateId,
-  deadLetter,
   ENVELOPE_VERSION,
-  parseReading,
   readingTopic,
-  type AggregateBody,
-  type AggregateEnvelope,
   type AlertBody,
   type AlertEnvelope,
-  type DeadLetterEnvelope,
   type ReadingEnvelope,
 } from '@meterstream/contracts';
 import { SqliteReadModel, type ReadModelBatch } from '@meterstream/read-model';
+import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterstream/test-harness';
 import { createApiApp } from '../create-api-app';
 
 /** The pinned "now" of every API test. */
@@ -30,42 +25,11 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 
 export function reading(lineId: string, deviceId: string, time: number, fields: Record<string, unknown>): ReadingEnvelope {
-  const payload = Buffer.from(JSON.stringify({ deviceId, ts: new Date(time).toISOString(), ...fields }));
-  const result = parseReading(readingTopic(lineId), payload, { ingestTime: time + 200 });
-  if (!result.ok) throw new Error(`bad reading fixture: ${JSON.stringify(result.errors)}`);
-  return result.envelope;
+  return readingEnvelope(lineId, deviceId, time, fields, 200);
 }
 
-export function rejected(topic: string, payload: Buffer, ingestTime: number): DeadLetterEnvelope {
-  const result = parseReading(topic, payload, { ingestTime });
-  if (result.ok) throw new Error('dead-letter fixture parsed fine');
-  return deadLetter(topic, payload, result.errors, ingestTime, result.deviceId);
-}
-
-export function aggregate(lineId: string, windowStart: number, overrides: Partial<AggregateBody> = {}): AggregateEnvelope {
-  const body: AggregateBody = {
-    lineId,
-    windowStart,
-    windowEnd: windowStart + MINUTE,
-    count: 120,
-    meters: 2,
-    voltage: { min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118.1, p95: 120.9 },
-    current: { mean: 8.2, max: 11.5 },
-    kw: { mean: 0.95, max: 1.4 },
-    energyKwh: 2.35,
-    ...overrides,
-  };
-  return {
-    v: ENVELOPE_VERSION,
-    type: 'aggregate',
-    id: aggregateId(body.deviceId ?? lineId, windowStart, MINUTE),
-    lineId,
-    deviceId: body.deviceId ?? null,
-    eventTime: body.windowEnd,
-    ingestTime: body.windowEnd + 10_000,
-    body,
-  };
-}
+export const rejected = deadLetterEnvelope;
+export const aggregate = aggregateEnvelope;
 
 export function alert(body: Omit<AlertBody, 'kind' | 'severity' | 'message'> & Partial<AlertBody>, eventTime: number): AlertEnvelope {
   const full: AlertBody = {

@@ -1,6 +1,7 @@
 // Test helpers for the processing specs (not exported from the library).
 import { ENVELOPE_VERSION, readingId, type ReadingEnvelope } from '@meterstream/contracts';
 import type { ProcessorOptions } from '../options';
+import { seededRandom } from '@meterstream/test-harness';
 
 export const T0 = Date.UTC(2026, 10, 29, 5, 0, 0); // aligned to the minute
 export const MINUTE = 60_000;
@@ -81,18 +82,6 @@ export function referenceEnergy(readings: ReadingEnvelope[]): number | undefined
     sum += Math.max(0, list[list.length - 1].kwh - list[0].kwh);
   }
   return sum;
-}
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same workload on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** One step of a recorded run: a reading from a partition, or processing time passing. */

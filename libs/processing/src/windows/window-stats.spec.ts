@@ -1,4 +1,5 @@
-import { referenceStats, seededRandom } from '../testing/fixtures';
+import { seededRandom } from '@meterstream/test-harness';
+import { referenceStats } from '../testing/fixtures';
 import { nearestRank, WindowStats } from './window-stats';
 
 describe('WindowStats', () => {
