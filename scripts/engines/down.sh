@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Stops the engines started by up.sh (the cache stays for the next run).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-CACHE="$PWD/.cache/engines"
-if [ -f "$CACHE/mosquitto/pid" ]; then
-  kill "$(cat "$CACHE/mosquitto/pid")" 2>/dev/null && echo "stopped Mosquitto"
-  rm -f "$CACHE/mosquitto/pid"
-fi
+source "$(dirname "$0")/lib.sh"
+for dir in "$CACHE"/*/; do
+  [ -d "$dir" ] || continue
+  engine=$(basename "$dir")
+  stop_engine "$engine" "$engine"
+done

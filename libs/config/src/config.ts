@@ -50,6 +50,58 @@ const schema = z
     VOLTAGE_HIGH: num(126),
     ALERT_CLEAR_WINDOWS: int(2, 1),
     READING_RETENTION_HOURS: num(24 * 7),
+
+    // --- Backends (README "Running on real engines"). Credentials never live here: the AWS SDK
+    // reads the default credential chain; Kafka/Elasticsearch secrets come from their env vars.
+    /** Where the streams live: the embedded SQLite log, Kafka or Kinesis. */
+    STREAM_BACKEND: z.enum(['embedded', 'kafka', 'kinesis']).default('embedded'),
+    /** What the query API reads: SQLite (embedded) or Elasticsearch. */
+    READ_MODEL_BACKEND: z.enum(['sqlite', 'elasticsearch']).default('sqlite'),
+    /** Where raw readings are written as time series: SQLite (embedded) or Amazon Timestream. */
+    TIMESERIES_BACKEND: z.enum(['sqlite', 'timestream', 'none']).default('sqlite'),
+
+    KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
+    KAFKA_CLIENT_ID: z.string().default('meterstream'),
+    KAFKA_TOPIC_PREFIX: z.string().default('meterstream.'),
+    KAFKA_SASL_USERNAME: optionalString,
+    KAFKA_SASL_PASSWORD: optionalString,
+    KAFKA_SSL: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+
+    AWS_REGION: z.string().default('us-east-1'),
+    /** Local engines only (kinesalite, moto); unset in AWS. */
+    KINESIS_ENDPOINT: optionalString,
+    KINESIS_STREAM_PREFIX: z.string().default('meterstream-'),
+    KINESIS_SHARDS: int(4, 1),
+    /** This processor's share of the shards: instance i of n takes every nth shard (0-based). */
+    PROCESSOR_INSTANCE: int(0, 0),
+    PROCESSOR_INSTANCES: int(1, 1),
+
+    ELASTICSEARCH_URL: z.string().default('http://127.0.0.1:9200'),
+    ELASTICSEARCH_USERNAME: optionalString,
+    ELASTICSEARCH_PASSWORD: optionalString,
+    ELASTICSEARCH_API_KEY: optionalString,
+    ELASTICSEARCH_INDEX_PREFIX: z.string().default('meterstream-'),
+
+    TIMESTREAM_ENDPOINT: optionalString,
+    TIMESTREAM_DATABASE: z.string().default('meterstream'),
+    TIMESTREAM_TABLE: z.string().default('readings'),
+
+    // --- Alert channels (comma-separated: mqtt, webhook, sns; the read model always gets alerts).
+    ALERT_CHANNELS: z.string().default('mqtt'),
+    ALERT_WEBHOOK_URL: optionalString,
+    /** HMAC-SHA256 key for the webhook signature header; required when the webhook channel is on. */
+    ALERT_WEBHOOK_SECRET: optionalString,
+    SNS_ENDPOINT: optionalString,
+    SNS_TOPIC_ARN: optionalString,
+    /** Per channel: at most this many alert deliveries per minute; more wait their turn (none dropped). */
+    ALERT_CHANNEL_RATE_PER_MINUTE: int(30, 1),
+  })
+  .refine((c) => c.PROCESSOR_INSTANCE < c.PROCESSOR_INSTANCES, {
+    message: 'PROCESSOR_INSTANCE is 0-based and must be below PROCESSOR_INSTANCES',
+    path: ['PROCESSOR_INSTANCE'],
   })
   .refine((c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, { message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: ['VOLTAGE_LOW'] })
   .refine((c) => c.WINDOW_HOP_MS === undefined || (c.WINDOW_HOP_MS <= c.WINDOW_SIZE_MS && c.WINDOW_SIZE_MS % c.WINDOW_HOP_MS === 0), {

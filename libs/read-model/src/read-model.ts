@@ -108,8 +108,13 @@ export interface AggregateQuery {
 }
 
 export interface ReadModel {
-  /** Applies a batch idempotently (by id). Alert events upsert the alert by alertId. */
+  /**
+   * Applies a batch idempotently (by id). Alert events upsert the alert by alertId. An adapter
+   * may buffer (Elasticsearch does): what apply() accepted is durable only once flush() resolved.
+   */
   apply(batch: ReadModelBatch): Promise<void>;
+  /** Resolves when everything applied so far is durable (the processor calls it before a checkpoint). */
+  flush(): Promise<void>;
   /** Removes raw readings older than the cutoff (event time, epoch ms); returns how many. */
   pruneReadings(olderThan: number): Promise<number>;
 

@@ -138,6 +138,9 @@ export class SqliteReadModel implements ReadModel {
     this.db.transaction(() => this.applySync(batch))();
   }
 
+  /** Every apply() commits its own transaction: nothing is ever pending. */
+  async flush(): Promise<void> {}
+
   async pruneReadings(olderThan: number): Promise<number> {
     return this.db.transaction(() => this.pruneReadingsSync(olderThan))();
   }
