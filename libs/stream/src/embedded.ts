@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { partitionForKey } from './partitioner';
-import type { AppendRecord, StreamLog, StreamRecord } from './stream-log';
+import type { AppendRecord, GroupListener, GroupMembership, StreamLog, StreamRecord } from './stream-log';
 
 export interface EmbeddedDatabaseOptions {
   /**
@@ -170,6 +170,20 @@ export class EmbeddedStreamLog implements StreamLog {
 
   async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
     this.db.transaction(() => this.commitSync(group, stream, positions))();
+  }
+
+  /** One machine, one member: it owns every partition for as long as it stays. */
+  async joinGroup(_group: string, stream: string, listener: GroupListener): Promise<GroupMembership> {
+    let owned = Array.from({ length: this.partitionCount(stream) }, (_, p) => String(p));
+    await listener.assigned(owned);
+    return {
+      owned: () => owned,
+      leave: async () => {
+        const gone = owned;
+        owned = [];
+        await listener.revoked(gone);
+      },
+    };
   }
 
   /** Removes every record of a stream (a derived stream about to be rebuilt), inside the caller's transaction. */

@@ -48,5 +48,27 @@ export interface StreamLog {
   /** Commits a consumer group's positions (the last record processed, per partition). */
   commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void>;
 
+  /**
+   * Joins consumer group `group` on `stream`: the adapter spreads the stream's partitions over the
+   * group's live members and tells this member which it owns, now and after every change
+   * (a member joined, left or died). Embedded log: one member owns every partition. Kafka: a
+   * kafkajs consumer group. Kinesis: shards spread by PROCESSOR_INSTANCE / PROCESSOR_INSTANCES.
+   */
+  joinGroup(group: string, stream: string, listener: GroupListener): Promise<GroupMembership>;
+
   close(): Promise<void>;
+}
+
+export interface GroupListener {
+  /** Partitions this member now owns: load their checkpoints before reading them. */
+  assigned(partitions: string[]): Promise<void>;
+  /** Partitions taken away: stop reading them; resolve once no batch of theirs is in flight. */
+  revoked(partitions: string[]): Promise<void>;
+}
+
+export interface GroupMembership {
+  /** The partitions this member owns right now. */
+  owned(): string[];
+  /** Leaves the group (its partitions go to the other members). */
+  leave(): Promise<void>;
 }
