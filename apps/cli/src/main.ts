@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '@meterstream/config';
 import { rebuildDerivedState } from '../../stream-processor/src/rebuild';
+import { evaluate } from './commands/evaluate';
 import { start } from './commands/start';
 
 const positiveInt = (value: string) => {
@@ -28,6 +29,21 @@ program
   .description('rebuild the read model, aggregates and alerts from the readings stream (stop the processor first)')
   .action(async () => {
     await rebuildDerivedState(loadConfig(), (line) => console.log(line));
+  });
+
+program
+  .command('evaluate')
+  .description('score the alert rules against a labelled simulated run, next to the original fixed-variance rule')
+  .option('--days <n>', 'scored simulated days', positiveInt, 7)
+  .option('--training-days <n>', 'simulated days before scoring, in which the model learns', positiveInt, 1)
+  .option('--lines <n>', 'feeder lines', positiveInt, 20)
+  .option('--meters-per-line <n>', 'meters per line', positiveInt, 50)
+  .option('--interval <seconds>', 'seconds between a meter\'s readings', positiveInt, 15)
+  .option('--seed <n>', 'simulator seed', positiveInt, 7)
+  .option('--start <iso>', 'simulated start (UTC)', '2026-11-02T00:00:00Z')
+  .option('--json', 'also print the whole result as one JSON line', false)
+  .action((options) => {
+    evaluate(options);
   });
 
 program.parseAsync().catch((err: Error) => {

@@ -7,7 +7,7 @@ import {
   type Envelope,
   type ReadingEnvelope,
 } from '@meterstream/contracts';
-import { StreamTopology, type ProcessorOptions, type ProcessorStats } from '@meterstream/processing';
+import { StreamTopology, type AlertRule, type ProcessorOptions, type ProcessorStats, type VoltageModelVersion } from '@meterstream/processing';
 import type { LineCounters, SqliteReadModel } from '@meterstream/read-model';
 import type { EmbeddedStreamLog } from '@meterstream/stream';
 import { CheckpointStore, type Checkpoint } from './checkpoint-store';
@@ -25,6 +25,12 @@ export interface ProcessorRuntimeOptions {
   now?: () => number;
   /** Told about a batch that failed to commit (it is retried from the checkpoint). */
   onError?: (err: Error) => void;
+  /** The alert rules, made fresh for every (re)start; default: the topology's ANSI limit rule alone. */
+  rules?: () => AlertRule[];
+  /** Where published models come from; a newer version is installed between batches. */
+  models?: { latest(): VoltageModelVersion | null };
+  /** Told when a published model version was installed. */
+  onModelInstalled?: (version: number) => void;
 }
 
 export interface ProcessorCounters {
@@ -55,6 +61,7 @@ export class ProcessorRuntime {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private lastPruneAt = 0;
+  private lastModelCheck = -Infinity;
   /** Per-line late/duplicate totals last written to the read model, to write only what changed. */
   private readonly writtenCounters = new Map<string, string>();
   private readonly commitBatch: (batch: CommitBatch) => void;
@@ -78,7 +85,27 @@ export class ProcessorRuntime {
     this.positions = checkpoint.positions;
     this.streamTime = checkpoint.streamTime ?? 0;
     this.writtenCounters.clear();
-    this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined);
+    this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined, this.options.rules?.());
+    this.lastModelCheck = -Infinity;
+  }
+
+  /**
+   * Installs a newer published model, at most once a second. It becomes part of the topology state
+   * and so of the next checkpoint: a restart continues with it, never with an older one.
+   */
+  private installNewerModel(now: number): void {
+    const models = this.options.models;
+    if (models === undefined || now - this.lastModelCheck < 1000) return;
+    this.lastModelCheck = now;
+    const latest = models.latest();
+    if (latest !== null && latest.version > this.topology.modelVersion) {
+      this.topology.installModel(latest);
+      this.options.onModelInstalled?.(latest.version);
+    }
+  }
+
+  get modelVersion(): number {
+    return this.topology.modelVersion;
   }
 
   stats(): ProcessorStats {
@@ -129,6 +156,7 @@ export class ProcessorRuntime {
   /** Reads, processes and commits one batch; returns how many input records it consumed. */
   processBatch(): number {
     const now = this.now();
+    this.installNewerModel(now);
     const readings: ReadingEnvelope[] = [];
     const deadLetters: DeadLetterEnvelope[] = [];
     const nextPositions: Checkpoint['positions'] = {};

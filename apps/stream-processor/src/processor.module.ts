@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type O
 import type Database from 'better-sqlite3';
 import { loadConfig, type Config } from '@meterstream/config';
 import { startRateReporter } from '@meterstream/observability';
+import { FileModelRegistry } from '@meterstream/model-registry';
+import { createAlertRules, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, openEmbeddedDatabase } from '@meterstream/stream';
 import { CheckpointStore } from './checkpoint-store';
@@ -12,27 +14,42 @@ export const DATABASE = Symbol('DATABASE');
 
 const HOUR = 3_600_000;
 
+/** The topology options from configuration (shared by the embedded and distributed runtimes). */
+export function topologyOptions(config: Config): ProcessorOptions {
+  return {
+    windowSizeMs: config.WINDOW_SIZE_MS,
+    hopMs: config.WINDOW_HOP_MS,
+    perMeter: config.PER_METER_WINDOWS,
+    outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
+    allowedLatenessMs: config.ALLOWED_LATENESS_MS,
+    idleTimeoutMs: config.IDLE_TIMEOUT_MS,
+    voltageLow: config.VOLTAGE_LOW,
+    voltageHigh: config.VOLTAGE_HIGH,
+    clearAfterWindows: config.ALERT_CLEAR_WINDOWS,
+  };
+}
+
+/** The configured alert rules (ALERT_RULES), fresh for every topology. */
+export function alertRules(config: Config): () => AlertRule[] {
+  const resolved = resolveProcessorOptions(topologyOptions(config));
+  return () => createAlertRules(resolved, config.ALERT_RULES);
+}
+
 export function createProcessorRuntime(config: Config, db: Database.Database): ProcessorRuntime {
   const log = new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
   const readModel = new SqliteReadModel(db);
   readModel.migrate();
+  const logger = new Logger('stream-processor');
   return new ProcessorRuntime(db, log, readModel, new CheckpointStore(db, 'stream-processor'), {
-    topology: {
-      windowSizeMs: config.WINDOW_SIZE_MS,
-      hopMs: config.WINDOW_HOP_MS,
-      perMeter: config.PER_METER_WINDOWS,
-      outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
-      allowedLatenessMs: config.ALLOWED_LATENESS_MS,
-      idleTimeoutMs: config.IDLE_TIMEOUT_MS,
-      voltageLow: config.VOLTAGE_LOW,
-      voltageHigh: config.VOLTAGE_HIGH,
-      clearAfterWindows: config.ALERT_CLEAR_WINDOWS,
-    },
+    topology: topologyOptions(config),
+    rules: alertRules(config),
+    models: new FileModelRegistry(config.modelDir),
+    onModelInstalled: (version) => logger.log(`installed voltage model version ${version} from ${config.modelDir}`),
     maxRecordsPerPartition: 2000,
     idlePollMs: 100,
     readingRetentionMs: config.READING_RETENTION_HOURS * HOUR,
     logRetentionMs: config.LOG_RETENTION_HOURS * HOUR,
-    onError: (err) => new Logger('stream-processor').error(`batch not committed, resuming from the checkpoint: ${err.message}`),
+    onError: (err) => logger.error(`batch not committed, resuming from the checkpoint: ${err.message}`),
   });
 }
 

@@ -1,1 +1,12 @@
 export * from './alert-channel';
+export * from './alert-dead-letters';
+export * from './alert-dispatcher';
+export { alertChannelGroup, DEFAULT_RETRY_POLICY, type AlertRetryPolicy, type ChannelCounters, type DispatcherLogger } from './channel-delivery-loop';
+export * from './clock';
+export * from './create-alert-channels';
+export * from './mqtt';
+export * from './rate-limited-channel';
+export * from './token-bucket';
+export * from './webhook';
+export * from './webhook-signature';
+export type { SnsAlertChannelOptions, SnsPublishApi } from './sns';

@@ -50,6 +50,10 @@ const schema = z
     VOLTAGE_HIGH: num(126),
     ALERT_CLEAR_WINDOWS: int(2, 1),
     READING_RETENTION_HOURS: num(24 * 7),
+    /** Alert rules: meterstream (limits, voltage model, meter health), fixed-variance (the original rule), or all. */
+    ALERT_RULES: z.enum(['meterstream', 'fixed-variance', 'all']).default('meterstream'),
+    /** Published voltage models (retrain --publish writes here; the processor installs the newest). Default: DATA_DIR/models. */
+    MODEL_DIR: optionalString,
 
     // --- Backends (README "Running on real engines"). Credentials never live here: the AWS SDK
     // reads the default credential chain; Kafka/Elasticsearch secrets come from their env vars.
@@ -116,6 +120,8 @@ export interface Config extends RawConfig {
   dataDir: string;
   /** The SQLite file holding the embedded log, checkpoints and read model. */
   databaseFile: string;
+  /** Absolute folder of the model registry. */
+  modelDir: string;
 }
 
 export class ConfigError extends Error {}
@@ -128,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
-  return { ...c, dataDir, databaseFile: path.join(dataDir, 'meterstream.db') };
+  return { ...c, dataDir, databaseFile: path.join(dataDir, 'meterstream.db'), modelDir: path.resolve(c.MODEL_DIR ?? path.join(dataDir, 'models')) };
 }
 
 /** True when a listen address is reachable only from this machine. */

@@ -80,10 +80,24 @@ export interface AlertBody {
   lineId: string;
   deviceId?: string;
   message: string;
-  /** What the rule saw: the value, the threshold it crossed, the window it looked at. */
-  evidence: { value: number; threshold: number; windowStart: number; windowEnd: number; [key: string]: unknown };
+  /**
+   * What the rule saw: the value, the threshold it crossed, the span of event time it looked at;
+   * for model-based rules also what the model expected, the anomaly score and the model version.
+   */
+  evidence: {
+    value: number;
+    threshold: number;
+    windowStart: number;
+    windowEnd: number;
+    expected?: number;
+    score?: number;
+    modelVersion?: number;
+    [key: string]: unknown;
+  };
   /** Event time at which the alert was raised. */
   raisedAt: number;
+  /** On `acknowledged` events: who acknowledged (as the API's caller named themselves). */
+  acknowledgedBy?: string;
 }
 
 export type AlertEnvelope = Envelope<'alert', AlertBody>;

@@ -23,3 +23,7 @@ export { WindowStats, type WindowStatsSnapshot, type OptionalQuantitySnapshot } 
 export { EnergyDelta, type EnergyDeltaSnapshot } from './windows/energy-delta';
 export { aggregateEnvelope, type LineWindowSnapshot } from './windows/line-window';
 export * from './rules';
+export * from './model/features';
+export * from './model/rls';
+export * from './model/line-voltage-model';
+export * from './model/model-version';

@@ -1,8 +1,11 @@
 import type { LineWindowSnapshot } from './windows/line-window';
 import type { PartitionWatermarkSnapshot } from './watermarks';
 
-/** 2: windows keep their voltages (percentiles) and kWh register spans (energy); a 1 lacks them. */
-export const PROCESSOR_SNAPSHOT_VERSION = 2;
+/**
+ * 3: rules keep per-reading state (the voltage model, meter health). 2: windows keep their
+ * voltages (percentiles) and kWh register spans (energy).
+ */
+export const PROCESSOR_SNAPSHOT_VERSION = 3;
 
 /** Per-line counters that outlive windows. */
 export interface LineSnapshot {

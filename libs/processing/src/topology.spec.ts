@@ -307,7 +307,7 @@ describe('StreamTopology state and options', () => {
     const snapshot = topology.snapshot();
     expect(() => new StreamTopology({ ...baseOptions, hopMs: 30_000 }, snapshot)).toThrow(/size=60000 hop=60000 .* hop=30000/);
     expect(() => new StreamTopology({ ...baseOptions, perMeter: true }, snapshot)).toThrow(/perMeter=true/);
-    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 1 as 2 })).toThrow(/version 1 .*npm run replay/);
+    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 2 as 3 })).toThrow(/version 2 .*npm run replay/);
   });
 
   it('rejects options that make windows ill-defined', () => {

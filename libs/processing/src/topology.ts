@@ -1,7 +1,9 @@
 import type { AggregateEnvelope, AlertEnvelope, ReadingEnvelope } from '@meterstream/contracts';
 import { resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './options';
 import type { AlertRule } from './rules/rule';
+import type { VoltageModelVersion } from './model/model-version';
 import { VoltageLimitRule } from './rules/voltage-limit.rule';
+import { VoltageModelRule } from './rules/voltage-model.rule';
 import { PROCESSOR_SNAPSHOT_VERSION, type ProcessorSnapshot } from './snapshot';
 import { PartitionWatermark } from './watermarks';
 import { LineWindow } from './windows/line-window';
@@ -73,6 +75,8 @@ export class StreamTopology {
   private readonly options: ResolvedProcessorOptions;
   private readonly assigner: WindowAssigner;
   private readonly rules: AlertRule[];
+  /** The rules that look at single readings (the model, meter health), in rule order. */
+  private readonly readingRules: AlertRule[];
   private readonly partitions = new Map<string, Partition>();
   private readonly lines = new Map<string, LineState>();
   private processingTimeMs = -Infinity;
@@ -87,7 +91,8 @@ export class StreamTopology {
 
   /**
    * @param snapshot state from snapshot() of a topology with the same window shape; continue from it.
-   * @param rules alert rules; default: the ANSI C84.1 VoltageLimitRule built from options.
+   * @param rules alert rules; default: only the ANSI C84.1 VoltageLimitRule built from options
+   *   (the runtime passes createAlertRules(...): limits, the voltage model, meter health).
    */
   constructor(options: ProcessorOptions, snapshot?: ProcessorSnapshot, rules?: AlertRule[]) {
     this.options = resolveProcessorOptions(options);
@@ -95,6 +100,7 @@ export class StreamTopology {
     this.rules = rules ?? [new VoltageLimitRule(this.options)];
     const names = new Set(this.rules.map((rule) => rule.name));
     if (names.size !== this.rules.length) throw new Error('Alert rules must have distinct names (they key the rule state in snapshots)');
+    this.readingRules = this.rules.filter((rule) => rule.onReading !== undefined);
     if (snapshot !== undefined) this.restore(snapshot);
   }
 
@@ -123,8 +129,8 @@ export class StreamTopology {
     if (firstEnd + this.options.allowedLatenessMs <= state.clock.watermark) {
       line.late++;
       this.late.push(reading);
-    } else {
-      this.merge(partition, state, line, reading, firstEnd - this.options.windowSizeMs);
+    } else if (this.merge(partition, state, line, reading, firstEnd - this.options.windowSizeMs)) {
+      for (const rule of this.readingRules) rule.onReading!(reading, this.emitAlert);
     }
 
     if (state.clock.onEvent(eventTime, now)) {
@@ -144,6 +150,20 @@ export class StreamTopology {
       if (clock.onProcessingTime(now)) timers.popDue(clock.watermark - this.options.allowedLatenessMs, this.fired);
     }
     this.emitFired();
+  }
+
+  /**
+   * Installs a published model version in every rule that has a model. Takes effect for the next
+   * reading; the version is part of the state from then on (snapshot) and named in alert evidence.
+   */
+  installModel(model: VoltageModelVersion): void {
+    for (const rule of this.rules) rule.installModel?.(model);
+  }
+
+  /** The installed model version (0: online learning only, or no model-based rule). */
+  get modelVersion(): number {
+    for (const rule of this.rules) if (rule instanceof VoltageModelRule) return rule.version;
+    return 0;
   }
 
   /** Returns everything emitted since the last call and clears the buffers. */
@@ -206,13 +226,13 @@ export class StreamTopology {
     return this.processingTimeMs;
   }
 
-  /** Adds an accepted reading to every window it belongs to, unless it is a duplicate. */
-  private merge(partitionId: string, partition: Partition, line: LineState, reading: ReadingEnvelope, firstStart: number): void {
+  /** Adds an accepted reading to every window it belongs to, unless it is a duplicate (then returns false). */
+  private merge(partitionId: string, partition: Partition, line: LineState, reading: ReadingEnvelope, firstStart: number): boolean {
     const { windowSizeMs, hopMs, perMeter } = this.options;
     let first = line.windows.get(firstStart);
     if (first !== undefined && first.ids.has(reading.id)) {
       line.duplicates++;
-      return;
+      return false;
     }
     const body = reading.body;
     const deviceId = reading.deviceId ?? body.deviceId;
@@ -233,6 +253,7 @@ export class StreamTopology {
       window.add(deviceId, body.voltage, current, kw, kwh, reading.eventTime, reading.ingestTime);
     }
     first!.ids.add(reading.id);
+    return true;
   }
 
   /** Emits the windows collected in `fired` in (end, lineId) order and runs the rules on them. */

@@ -13,6 +13,11 @@ export interface VoltageLimitOptions {
   rangeBHigh: number;
   /** Consecutive in-range windows that clear an open alert (hysteresis). */
   clearAfterWindows: number;
+  /**
+   * Deadband (volts): an open alert counts a window as back in range only when it is this far
+   * inside the limit, so a line hovering at 114 V does not raise and clear over and over. Default 0.
+   */
+  clearMarginV?: number;
 }
 
 export type VoltageLimitKind = 'voltage-low' | 'voltage-high';
@@ -38,6 +43,8 @@ interface Limit {
   /** The window value this limit watches: voltage min for low, max for high. */
   value(aggregate: AggregateEnvelope): number;
   breaches(value: number): boolean;
+  /** Back inside the limit by the deadband. */
+  recovered(value: number): boolean;
   critical(value: number): boolean;
   threshold: number;
   criticalThreshold: number;
@@ -60,11 +67,13 @@ export class VoltageLimitRule implements AlertRule {
 
   constructor(private readonly options: VoltageLimitOptions) {
     const { voltageLow, voltageHigh, rangeBLow, rangeBHigh } = options;
+    const margin = options.clearMarginV ?? 0;
     this.limits = [
       {
         kind: 'voltage-low',
         value: (a) => a.body.voltage.min,
         breaches: (v) => v < voltageLow,
+        recovered: (v) => v >= voltageLow + margin,
         critical: (v) => v < rangeBLow,
         threshold: voltageLow,
         criticalThreshold: rangeBLow,
@@ -79,6 +88,7 @@ export class VoltageLimitRule implements AlertRule {
         kind: 'voltage-high',
         value: (a) => a.body.voltage.max,
         breaches: (v) => v > voltageHigh,
+        recovered: (v) => v <= voltageHigh - margin,
         critical: (v) => v > rangeBHigh,
         threshold: voltageHigh,
         criticalThreshold: rangeBHigh,
@@ -130,6 +140,8 @@ export class VoltageLimitRule implements AlertRule {
             aggregate.ingestTime,
           ),
         );
+      } else if (open !== undefined && !limit.recovered(value)) {
+        open.inRangeStreak = 0; // inside the limit but within the deadband: not yet recovered
       } else if (open !== undefined && ++open.inRangeStreak >= this.options.clearAfterWindows) {
         this.open.delete(key);
         emit(

@@ -1,0 +1,410 @@
+import { encodeEnvelope, STREAMS, type Envelope, type ReadingEnvelope } from '@meterstream/contracts';
+import type { AlertRule, ProcessorOptions, ProcessorOutput, ProcessorStats } from '@meterstream/processing';
+import type { ReadModel } from '@meterstream/read-model';
+import type { GroupMembership, PartitionCheckpointStore, StreamLog } from '@meterstream/stream';
+import { deadLetterPartitionsOf, encodeCheckpoint } from './partition-checkpoint';
+import { PartitionTask, type PartitionBatch, type PartitionInput } from './partition-task';
+import { SerialLock } from './serial-lock';
+import type { TimeSeriesWriter } from './time-series-writer';
+
+/** The external systems the processor talks to, all through their ports. The caller owns and closes them. */
+export interface DistributedProcessorPorts {
+  log: StreamLog;
+  readModel: ReadModel;
+  /** Shared by every instance of the group: a partition's next owner resumes from what is saved here. */
+  checkpoints: PartitionCheckpointStore;
+  /** Optional long-term history of raw readings. */
+  timeSeries?: TimeSeriesWriter;
+}
+
+export interface DistributedProcessorOptions {
+  topology: ProcessorOptions;
+  /** A fresh set of alert rules for each partition's topology; default: the topology's own. */
+  rules?: () => AlertRule[];
+  /** Consumer group on `readings`, and the namespace of the checkpoints in the store. */
+  group: string;
+  /** Most records read per partition (and per dead-letter partition) per poll. */
+  maxRecordsPerPartition: number;
+  /** Pause between polls when every owned partition is caught up. */
+  idlePollMs: number;
+  /** Raw readings stay in the read model this long behind the newest event time seen. */
+  readingRetentionMs: number;
+  /** Checkpoint after this many polls that did work... */
+  checkpointEveryBatches: number;
+  /** ...or once this much processing time passed since the last checkpoint, whichever comes first. */
+  checkpointIntervalMs: number;
+  /** Pause after a failed poll before reading again from the checkpoint. Default 1000. */
+  errorBackoffMs?: number;
+  /** Processing time source; injectable so tests are deterministic (only the idle timeout and the checkpoint interval use it). */
+  now?: () => number;
+  /** Told about failures the loop survives: a poll rolled back, a checkpoint that could not be saved. */
+  onError?: (err: Error) => void;
+}
+
+export interface DistributedProcessorCounters {
+  /** Input records processed; records processed again after a rollback count again. */
+  readings: number;
+  deadLetters: number;
+  /** Output records appended; repeats after a rollback count again. */
+  aggregates: number;
+  alerts: number;
+  late: number;
+  /** Polls that did work. */
+  batches: number;
+  checkpoints: number;
+  /** Polls whose effects were discarded (a write or checkpoint failed) and that resumed from the checkpoints. */
+  rollbacks: number;
+}
+
+/**
+ * The stream processor's runtime for distributed stream backends (Kafka, Kinesis; the embedded
+ * log works too, through its async port): the same pure StreamTopology the embedded runtime
+ * runs, one instance per owned `readings` partition, with partitions spread over the processor
+ * instances by the StreamLog's consumer group.
+ *
+ * One poll, for every owned partition at once (under a lock, so a rebalance waits for it):
+ * read a batch of readings (and of the dead-letter partitions it carries) after its positions →
+ * topology.process each reading → takeOutput → append aggregates, alerts and late readings to
+ * their streams (keyed by lineId; resolved = durable) → readModel.apply → timeSeries.write.
+ * Every checkpointEveryBatches polls or checkpointIntervalMs: readModel.flush() and
+ * timeSeries.flush(), then save each changed partition's checkpoint (positions + stream time +
+ * topology snapshot), then commit the positions to the group as a courtesy to lag tooling.
+ *
+ * Delivery semantics:
+ * - State: every readings record affects a partition's topology state exactly once in the
+ *   state's lineage: positions and state are saved together, and whoever resumes (a restart, a
+ *   rollback after a failed write, the next owner after a rebalance or a crash) restores both
+ *   and reads on from the saved position.
+ * - Output streams (aggregates, alerts, late-readings): at least once. A checkpoint is saved only
+ *   after every output it covers was appended and acknowledged, so nothing is ever lost; what was
+ *   emitted after a partition's last checkpoint is emitted again when processing resumes from
+ *   it. Because the topology is deterministic (same records in the same order → same outputs) and
+ *   envelope ids are deterministic (aggregate: line + window; alert: alertId + state), the repeats
+ *   are byte-identical copies with the same ids: per partition and key a consumer may see
+ *   a1 a2 a3 a2 a3 a4 and must skip ids it has seen. Kafka's exactly-once (transactions) is not
+ *   used; the port cannot express it and Kinesis has none.
+ * - Effects (read model, time series): exactly once. Their writes are idempotent by id (alerts
+ *   only move forward by state; line counters are running totals that never go down), and a
+ *   checkpoint is saved only after flush() made everything it covers durable.
+ * - The one exception is processing time: a window fired by the idle timeout (a quiet partition's
+ *   watermark following the wall clock) may fire at another point when a replay runs at another
+ *   time. Its repeat then carries the same id and possibly other figures; id-idempotent sinks keep
+ *   the first. With IDLE_TIMEOUT_MS well above the checkpoint interval this needs a partition to
+ *   go quiet exactly around a crash.
+ * - A zombie (a member that lost its partitions but has not noticed, e.g. in a long GC pause)
+ *   can still append and save for them. Its outputs are the same deterministic copies, and each
+ *   checkpoint it saves is consistent on its own, so the worst case is that the next owner
+ *   resumes from an older position and repeats more; never that it skips any.
+ *
+ * Read-model retention runs on stream time like the embedded runtime's: readings older than the
+ * newest event time of the owned partitions minus readingRetentionMs are not applied, and such
+ * readings are pruned at each checkpoint. Pruning is global, so with several instances the
+ * effective cutoff is the highest of theirs.
+ *
+ * The embedded default keeps its own runtime (ProcessorRuntime), which commits outputs, read
+ * model and checkpoint in one SQLite transaction and so emits nothing twice.
+ */
+export class DistributedProcessor {
+  readonly counters: DistributedProcessorCounters = { readings: 0, deadLetters: 0, aggregates: 0, alerts: 0, late: 0, batches: 0, checkpoints: 0, rollbacks: 0 };
+  private readonly tasks = new Map<string, PartitionTask>();
+  private readonly lock = new SerialLock();
+  private readonly now: () => number;
+  private membership: GroupMembership | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private batchesSinceCheckpoint = 0;
+  private lastCheckpointAt: number;
+  /** The read-model retention cutoff last pruned to. */
+  private prunedBefore = -Infinity;
+
+  constructor(
+    private readonly ports: DistributedProcessorPorts,
+    private readonly options: DistributedProcessorOptions,
+  ) {
+    if (!(options.checkpointEveryBatches >= 1)) throw new RangeError('checkpointEveryBatches must be at least 1');
+    this.now = options.now ?? Date.now;
+    this.lastCheckpointAt = this.now();
+  }
+
+  /**
+   * Joins the consumer group on `readings`. Each partition assigned is restored from its
+   * checkpoint before it is read (the embedded log assigns every partition during this call).
+   */
+  async join(): Promise<void> {
+    if (this.membership !== undefined) return;
+    this.membership = await this.ports.log.joinGroup(this.options.group, STREAMS.readings, {
+      assigned: (partitions) => this.lock.run(() => this.assign(partitions)),
+      revoked: (partitions) => this.lock.run(() => this.revoke(partitions)),
+    });
+  }
+
+  /** Joins the group and polls in the background until stop(). */
+  async start(): Promise<void> {
+    await this.join();
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /**
+   * Finishes the poll in flight, checkpoints every owned partition, then leaves the group (its
+   * partitions go to the other members, which resume from those checkpoints).
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+    const membership = this.membership;
+    if (membership === undefined) return;
+    this.membership = undefined;
+    await this.lock.run(async () => {
+      try {
+        await this.checkpoint(this.ownedTasks());
+      } catch (err) {
+        // The next owner resumes from the previous checkpoint and repeats what followed it.
+        this.report(err, 'final checkpoint failed');
+      }
+    });
+    await membership.leave();
+    await this.lock.run(async () => this.tasks.clear());
+  }
+
+  /** The readings partitions this instance owns, in stream order. */
+  ownedPartitions(): string[] {
+    return this.ownedTasks().map((task) => task.partition);
+  }
+
+  /** The owned partitions' topology figures, merged (partitions and lines are disjoint). */
+  stats(): ProcessorStats {
+    const total: ProcessorStats = { openWindows: 0, trackedIds: 0, lines: 0, meters: 0, lateCounts: {}, duplicateCounts: {}, watermarks: {} };
+    for (const task of this.tasks.values()) {
+      const stats = task.stats();
+      total.openWindows += stats.openWindows;
+      total.trackedIds += stats.trackedIds;
+      total.lines += stats.lines;
+      total.meters += stats.meters;
+      Object.assign(total.lateCounts, stats.lateCounts);
+      Object.assign(total.duplicateCounts, stats.duplicateCounts);
+      Object.assign(total.watermarks, stats.watermarks);
+    }
+    return total;
+  }
+
+  /**
+   * One poll over every owned partition (what the background loop repeats; callable directly
+   * after join() to drive the processor step by step). Returns how many input records it
+   * consumed; rejects when a read, write or checkpoint failed, after rolling every owned partition
+   * back to its last checkpoint.
+   */
+  poll(): Promise<number> {
+    return this.lock.run(() => this.pollOwned());
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let consumed: number;
+      try {
+        consumed = await this.poll();
+      } catch (err) {
+        this.report(err, 'poll rolled back to the last checkpoint');
+        await this.sleep(this.options.errorBackoffMs ?? 1000);
+        continue;
+      }
+      if (consumed === 0) await this.sleep(this.options.idlePollMs);
+      // Yield so shutdown signals, timers and rebalance callbacks are served between polls.
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private async pollOwned(): Promise<number> {
+    const tasks = this.ownedTasks();
+    if (tasks.length === 0) return 0;
+    const now = this.now();
+    try {
+      const inputs = await Promise.all(tasks.map((task) => this.read(task)));
+      const batches = tasks.map((task, i) => task.process(inputs[i], now));
+      const consumed = batches.reduce((n, b) => n + b.consumed, 0);
+      const output = concatOutputs(batches);
+      const didWork = consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0;
+      if (didWork) {
+        await this.write(batches, output);
+        this.count(batches, output);
+        this.batchesSinceCheckpoint++;
+      }
+      if (this.batchesSinceCheckpoint >= this.options.checkpointEveryBatches || now - this.lastCheckpointAt >= this.options.checkpointIntervalMs) {
+        await this.checkpoint(tasks);
+        this.batchesSinceCheckpoint = 0;
+        this.lastCheckpointAt = now;
+      }
+      return consumed;
+    } catch (err) {
+      // Whatever this poll (or an unsaved earlier one) did in memory is discarded: the next poll
+      // reads again from the checkpointed positions and re-emits the same outputs.
+      for (const task of tasks) task.rollback();
+      this.batchesSinceCheckpoint = 0;
+      this.counters.rollbacks++;
+      throw err;
+    }
+  }
+
+  private async read(task: PartitionTask): Promise<PartitionInput> {
+    const { log } = this.ports;
+    const max = this.options.maxRecordsPerPartition;
+    const [readings, ...deadLetters] = await Promise.all([
+      log.read(STREAMS.readings, task.partition, task.readingsPosition, max),
+      ...task.deadLetterPartitions.map((p) => log.read(STREAMS.deadLetters, p, task.deadLetterPosition(p), max)),
+    ]);
+    return { readings, deadLetters: new Map(task.deadLetterPartitions.map((p, i) => [p, deadLetters[i]])) };
+  }
+
+  /** Appends the outputs, then applies the read model and the time series; resolves when all were accepted. */
+  private async write(batches: readonly PartitionBatch[], output: ProcessorOutput): Promise<void> {
+    const { log, readModel, timeSeries } = this.ports;
+    const toRecords = (envelopes: readonly Envelope[]) => envelopes.map((e) => ({ key: e.lineId, value: encodeEnvelope(e) }));
+    const appends: Promise<void>[] = [];
+    if (output.aggregates.length > 0) appends.push(log.append(STREAMS.aggregates, toRecords(output.aggregates)));
+    if (output.alerts.length > 0) appends.push(log.append(STREAMS.alerts, toRecords(output.alerts)));
+    if (output.late.length > 0) appends.push(log.append(STREAMS.lateReadings, toRecords(output.late)));
+    await Promise.all(appends);
+
+    // Late readings live in the late-readings stream and the line's counter, nowhere else.
+    const late = output.late.length > 0 ? new Set(output.late.map((r) => r.id)) : undefined;
+    const accepted: ReadingEnvelope[] = [];
+    for (const batch of batches) for (const reading of batch.readings) if (!late?.has(reading.id)) accepted.push(reading);
+    const cutoff = this.retentionCutoff();
+    await readModel.apply({
+      readings: accepted.filter((r) => r.eventTime >= cutoff),
+      aggregates: output.aggregates,
+      alerts: output.alerts,
+      deadLetters: batches.flatMap((b) => b.deadLetters),
+      lineCounters: batches.flatMap((b) => b.lineCounters),
+    });
+    if (timeSeries !== undefined && accepted.length > 0) await timeSeries.write(accepted);
+  }
+
+  /**
+   * Makes the sinks durable, then saves the checkpoint of every changed partition among `tasks`,
+   * then commits their positions to the group. Call under the lock, between polls.
+   */
+  private async checkpoint(tasks: readonly PartitionTask[]): Promise<void> {
+    const changed = tasks.filter((task) => task.dirty);
+    if (changed.length === 0) return;
+    const { readModel, timeSeries, checkpoints, log } = this.ports;
+    // Durable sinks first: a checkpoint must never cover an effect that could still be lost.
+    await readModel.flush();
+    await timeSeries?.flush();
+    const cutoff = this.retentionCutoff();
+    if (cutoff > this.prunedBefore) {
+      await readModel.pruneReadings(cutoff);
+      this.prunedBefore = cutoff;
+    }
+    await Promise.all(
+      changed.map(async (task) => {
+        const checkpoint = task.checkpoint();
+        await checkpoints.save(this.options.group, task.partition, encodeCheckpoint(checkpoint));
+        task.markSaved(checkpoint);
+      }),
+    );
+    this.counters.checkpoints++;
+    // Positions for lag tooling only (the checkpoints are what resuming uses): a failure here is reported, not fatal.
+    try {
+      const readings = new Map<string, string>();
+      const deadLetters = new Map<string, string>();
+      for (const task of changed) {
+        if (task.readingsPosition !== null) readings.set(task.partition, task.readingsPosition);
+        for (const [partition, position] of Object.entries(task.deadLetterPositionsByPartition)) deadLetters.set(partition, position);
+      }
+      if (readings.size > 0) await log.commit(this.options.group, STREAMS.readings, readings);
+      if (deadLetters.size > 0) await log.commit(this.options.group, STREAMS.deadLetters, deadLetters);
+    } catch (err) {
+      this.report(err, 'committing positions to the consumer group failed (the checkpoint is saved)');
+    }
+  }
+
+  /** Takes over partitions: restores each from its checkpoint. Runs under the lock. */
+  private async assign(partitions: readonly string[]): Promise<void> {
+    try {
+      const fresh = partitions.filter((p) => !this.tasks.has(p));
+      if (fresh.length === 0) return;
+      const { log, checkpoints } = this.ports;
+      const [readingsPartitions, deadLetterPartitions] = await Promise.all([log.partitions(STREAMS.readings), log.partitions(STREAMS.deadLetters)]);
+      const stored = await Promise.all(fresh.map((p) => checkpoints.load(this.options.group, p)));
+      // All or nothing: a bad checkpoint leaves no half-assigned set behind.
+      const tasks = fresh.map(
+        (partition, i) =>
+          new PartitionTask(partition, readingsPartitions.indexOf(partition), deadLetterPartitionsOf(partition, readingsPartitions, deadLetterPartitions), stored[i], {
+            topology: this.options.topology,
+            rules: this.options.rules,
+          }),
+      );
+      for (const task of tasks) this.tasks.set(task.partition, task);
+    } catch (err) {
+      this.report(err, `could not take over partitions ${partitions.join(', ')}`);
+      throw err;
+    }
+  }
+
+  /** Hands partitions back: checkpoints them if it still can, then drops their state. Runs under the lock. */
+  private async revoke(partitions: readonly string[]): Promise<void> {
+    const tasks = partitions.map((p) => this.tasks.get(p)).filter((task): task is PartitionTask => task !== undefined);
+    try {
+      await this.checkpoint(tasks);
+    } catch (err) {
+      // The next owner resumes from their previous checkpoint and repeats what followed it.
+      this.report(err, `could not checkpoint revoked partitions ${partitions.join(', ')}`);
+    }
+    for (const task of tasks) this.tasks.delete(task.partition);
+  }
+
+  private ownedTasks(): PartitionTask[] {
+    return [...this.tasks.values()].sort((a, b) => a.order - b.order || (a.partition < b.partition ? -1 : 1));
+  }
+
+  /** Readings older than this (event time) stay out of the read model. */
+  private retentionCutoff(): number {
+    let streamTime = 0;
+    for (const task of this.tasks.values()) if (task.streamTime > streamTime) streamTime = task.streamTime;
+    return streamTime - this.options.readingRetentionMs;
+  }
+
+  private count(batches: readonly PartitionBatch[], output: ProcessorOutput): void {
+    for (const batch of batches) {
+      this.counters.readings += batch.readings.length;
+      this.counters.deadLetters += batch.deadLetters.length;
+    }
+    this.counters.aggregates += output.aggregates.length;
+    this.counters.alerts += output.alerts.length;
+    this.counters.late += output.late.length;
+    this.counters.batches++;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private report(err: unknown, context: string): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.options.onError?.(new Error(`${context}: ${error.message}`, { cause: error }));
+  }
+}
+
+/** The partitions' outputs back to back, in partition order: per key, emission order is kept. */
+function concatOutputs(batches: readonly PartitionBatch[]): ProcessorOutput {
+  if (batches.length === 1) return batches[0].output;
+  const output: ProcessorOutput = { aggregates: [], alerts: [], late: [] };
+  for (const { output: o } of batches) {
+    output.aggregates.push(...o.aggregates);
+    output.alerts.push(...o.alerts);
+    output.late.push(...o.late);
+  }
+  return output;
+}

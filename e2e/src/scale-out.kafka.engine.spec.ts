@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { STREAMS } from '@meterstream/contracts';
+import { SqliteReadModel } from '@meterstream/read-model';
+import { EmbeddedStreamLog, type AppendRecord, type StreamRecord } from '@meterstream/stream';
+import { buildOnce, waitFor } from '@meterstream/test-harness';
+import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
+import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
+import { KafkaStreamLog } from '../../libs/stream/src/kafka';
+import { KafkaCheckpointStore } from '../../libs/stream/src/kafka-checkpoint-store';
+import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '../../libs/stream/src/kafka/testing/kafka-test-env';
+import { readModelState } from './recorded-input';
+
+const ROOT = path.resolve(__dirname, '../..');
+const PROCESS_SCRIPT = 'dist/apps/stream-processor/src/distributed/testing/kafka-processor-process.js';
+const PARTITIONS = 8;
+const SESSION_TIMEOUT_MS = 3000;
+const ROUNDS = 20;
+
+interface Status {
+  owned: string[];
+  readings: number;
+  aggregates: number;
+  checkpoints: number;
+}
+
+/** One processor process; its JSON status lines are parsed as they come, its stderr kept for failure messages. */
+class ProcessorProcess {
+  readonly child: ChildProcess;
+  status: Status = { owned: [], readings: 0, aggregates: 0, checkpoints: 0 };
+  readonly stderr: string[] = [];
+
+  constructor(
+    readonly name: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn(process.execPath, [path.join(ROOT, PROCESS_SCRIPT)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let pending = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) if (line.startsWith('{')) this.status = JSON.parse(line) as Status;
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr.push(chunk.toString());
+      if (this.stderr.length > 200) this.stderr.shift();
+    });
+  }
+
+  owns(count: number): boolean {
+    if (this.child.exitCode !== null) throw new Error(`processor ${this.name} exited: ${this.stderr.join('')}`);
+    return this.status.owned.length === count;
+  }
+
+  async signal(signal: NodeJS.Signals): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.child.kill(signal);
+    return exited;
+  }
+}
+
+/** Every record of the output streams on Kafka, by `${stream}/${partition}/${key}`, in log order. */
+async function kafkaOutputs(log: KafkaStreamLog): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const stream of [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReadings]) {
+    for (const partition of await log.partitions(stream)) {
+      let after: string | null = null;
+      for (;;) {
+        const records = await log.read(stream, partition, after, 10_000);
+        if (records.length === 0) break;
+        for (const r of records) (out[`${stream}/${partition}/${r.key}`] ??= []).push(r.value.toString());
+        after = records[records.length - 1].position;
+      }
+    }
+  }
+  return out;
+}
+
+describe('two stream processors on Kafka', () => {
+  let fixture: RecordedFixture;
+  const processes: ProcessorProcess[] = [];
+  const clients: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    await assertKafkaReachable();
+    buildOnce();
+    fixture = await recordedFixture();
+  }, 180_000);
+  afterAll(async () => {
+    for (const p of processes) await p.signal('SIGKILL');
+    for (const client of clients) await client.close();
+    fixture?.cleanup();
+  });
+
+  it('split the partitions, and after one is SIGKILLed mid-stream the survivor resumes from its checkpoints: outputs and read model equal a single instance’s', async () => {
+    const prefix = uniqueTopicPrefix('scale-out');
+    const group = `${prefix}stream-processor`;
+    const readModelFile = path.join(fixture.dir, 'kafka-read-model.db');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: fixture.dir,
+      KAFKA_BROKERS: testBrokers().join(','),
+      KAFKA_TOPIC_PREFIX: prefix,
+      STREAM_PARTITIONS: String(PARTITIONS),
+      // The configuration the embedded reference ran with (recordedFixture).
+      IDLE_TIMEOUT_MS: String(24 * 3_600_000),
+      READING_RETENTION_HOURS: '0.25',
+      READ_MODEL_FILE: readModelFile,
+      PROCESSOR_GROUP: group,
+      KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+    };
+    const log = new KafkaStreamLog({ brokers: testBrokers(), clientId: 'scale-out-test', topicPrefix: prefix, partitions: PARTITIONS, logger: collectingLogger() });
+    const checkpoints = new KafkaCheckpointStore({ brokers: testBrokers(), clientId: 'scale-out-test', topic: `${prefix}_checkpoints` });
+    clients.push(log, checkpoints);
+    // The processes create the read model; the test only reads it at the end.
+    await SqliteReadModel.open(readModelFile).close();
+
+    // The recorded input, per partition in log order, fed in 20 rounds of a twentieth of every partition.
+    const input = EmbeddedStreamLog.open(fixture.copyInput('kafka-input'), { partitions: PARTITIONS });
+    const rounds: AppendRecord[][][] = [];
+    const lastOffset: number[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      const records = input.readSync(STREAMS.readings, String(p), null, 1_000_000).map((r) => ({ key: r.key, value: r.value }));
+      lastOffset.push(records.length - 1);
+      const size = Math.ceil(records.length / ROUNDS);
+      for (let round = 0; round < ROUNDS; round++) (rounds[round] ??= [])[p] = records.slice(round * size, (round + 1) * size);
+    }
+    const totalReadings = lastOffset.reduce((n, last) => n + last + 1, 0);
+    const deadLetters: StreamRecord[] = [];
+    for (let p = 0; p < PARTITIONS; p++) deadLetters.push(...input.readSync(STREAMS.deadLetters, String(p), null, 1000));
+    await input.close();
+    await log.append(STREAMS.deadLetters, deadLetters.map((r) => ({ key: r.key, value: r.value })));
+    const appendRound = async (round: AppendRecord[][]) => {
+      for (const records of round) if (records.length > 0) await log.append(STREAMS.readings, records);
+    };
+    for (const round of rounds.slice(0, 3)) await appendRound(round);
+
+    const a = new ProcessorProcess('A', env);
+    processes.push(a);
+    await waitFor(() => a.owns(PARTITIONS), { what: 'A to own every partition', timeoutMs: 60_000 });
+    const b = new ProcessorProcess('B', env);
+    processes.push(b);
+    await waitFor(() => a.owns(PARTITIONS / 2) && b.owns(PARTITIONS / 2), { what: 'A and B to split the partitions', timeoutMs: 60_000 });
+    const ownedByA = a.status.owned;
+
+    // Live input; A is killed about halfway, once it has checkpointed its share at least twice.
+    const killAfterRound = Math.floor(rounds.length / 2);
+    for (let r = 3; r < rounds.length; r++) {
+      await appendRound(rounds[r]);
+      if (r === killAfterRound) {
+        const checkpointsBefore = a.status.checkpoints;
+        await waitFor(() => a.status.checkpoints >= checkpointsBefore + 2, { what: 'A to checkpoint', timeoutMs: 30_000 });
+        await a.signal('SIGKILL');
+        // What A left: a checkpoint of each of its partitions, short of the input still to come.
+        for (const partition of ownedByA) {
+          const saved = decodeCheckpoint(partition, await checkpoints.load(group, partition));
+          expect(saved.position).not.toBeNull();
+          expect(Number(saved.position)).toBeLessThan(lastOffset[Number(partition)]);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await waitFor(() => b.owns(PARTITIONS), { what: 'B to take over A’s partitions', timeoutMs: 60_000 });
+    await waitFor(
+      async () => {
+        for (let p = 0; p < PARTITIONS; p++) {
+          if (decodeCheckpoint(String(p), await checkpoints.load(group, String(p))).position !== String(lastOffset[p])) return false;
+        }
+        return true;
+      },
+      { what: 'B to checkpoint the end of every partition', timeoutMs: 120_000, intervalMs: 250 },
+    );
+    expect(await b.signal('SIGTERM')).toBe(0);
+    // B resumed A's partitions from A's checkpoints: it never read the whole input itself.
+    expect(b.status.readings).toBeLessThan(totalReadings);
+
+    const deduplicated = deduplicate(await kafkaOutputs(log));
+    expect(deduplicated.conflicting).toEqual([]);
+    expect(deduplicated.outputs).toEqual(fixture.reference.outputs);
+    expect(await readModelState(readModelFile)).toEqual(fixture.reference.readModel);
+    const model = SqliteReadModel.open(readModelFile);
+    expect(await model.deadLetters(1000)).toEqual(fixture.reference.deadLetters);
+    await model.close();
+  }, 300_000);
+});

@@ -1,0 +1,2 @@
+export * from './score-alerts';
+export * from './run-evaluation';

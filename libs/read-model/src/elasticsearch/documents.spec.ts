@@ -1,0 +1,141 @@
+import { ENVELOPE_VERSION, type AlertBody, type AlertEnvelope, type AlertState } from '@meterstream/contracts';
+import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterstream/test-harness';
+import {
+  applyLineDelta,
+  combineLineDeltas,
+  documentId,
+  foldAlertEvents,
+  readingDocumentId,
+  toAggregateDocument,
+  toAlertDocument,
+  toAlertRow,
+  toDeadLetterDocument,
+  toReadingDocument,
+} from './documents';
+
+const T0 = Date.parse('2026-11-29T05:00:00.000Z');
+const MINUTE = 60_000;
+
+function alert(state: AlertState, eventTime: number, overrides: Partial<AlertBody> = {}): AlertEnvelope {
+  const body: AlertBody = {
+    alertId: 'a-1',
+    kind: 'undervoltage',
+    state,
+    severity: 'warning',
+    lineId: 'L07',
+    message: `below range (${state})`,
+    evidence: { value: 112.9, threshold: 114, windowStart: T0, windowEnd: T0 + MINUTE },
+    raisedAt: T0 + MINUTE,
+    ...overrides,
+  };
+  return { v: ENVELOPE_VERSION, type: 'alert', id: `a-1:${state}`, lineId: body.lineId, deviceId: null, eventTime, ingestTime: eventTime, body };
+}
+
+describe('envelopes to documents', () => {
+  it('stores a reading as its row, absent optional fields as null, keyed by (deviceId, event time)', () => {
+    const e = readingEnvelope('L07', 'm-1', T0, { voltage: 119.6, kwh: 10234.5 });
+    expect(toReadingDocument(e)).toEqual({
+      id: 'm-1@' + T0,
+      lineId: 'L07',
+      deviceId: 'm-1',
+      eventTime: T0,
+      voltage: 119.6,
+      current: null,
+      powerFactor: null,
+      kw: null,
+      kwh: 10234.5,
+      status: null,
+    });
+    expect(readingDocumentId(e)).toBe(`m-1@${T0}`);
+  });
+
+  it('stores an aggregate as its row: per-line windows have a null deviceId, missing quantities are null', () => {
+    const e = aggregateEnvelope('L07', T0, { current: undefined, energyKwh: undefined });
+    const doc = toAggregateDocument(e);
+    expect(doc).toMatchObject({ id: e.id, lineId: 'L07', deviceId: null, windowStart: T0, windowEnd: T0 + MINUTE, current: null, energyKwh: null });
+    expect(doc.kw).toEqual({ mean: 0.95, max: 1.4 });
+    expect(doc.voltage).toEqual({ min: 117.5, max: 121.25, mean: 119.4, stddev: 0.8, p5: 118, p95: 120.75 });
+    const meter = toAggregateDocument(aggregateEnvelope('L07', T0, { deviceId: 'm-9' }));
+    expect(meter.deviceId).toBe('m-9');
+  });
+
+  it('stores a dead letter with its raw bytes and errors, deviceId null when unknown', () => {
+    const raw = Buffer.from([0xff, 0x00]);
+    const e = deadLetterEnvelope('line/L07/SmartMeterData', raw, T0);
+    const doc = toDeadLetterDocument(e);
+    expect(doc).toMatchObject({ id: e.id, lineId: 'L07', deviceId: null, topic: 'line/L07/SmartMeterData', receivedAt: T0 });
+    expect(Buffer.from(doc.payload, 'base64')).toEqual(raw);
+    expect(doc.errors[0].field).toBe('(payload)');
+  });
+
+  it('stores an alert with its state rank and the event time as updatedAt; the row leaves the rank out', () => {
+    const doc = toAlertDocument(alert('acknowledged', T0 + 5 * MINUTE, { evidence: { value: 1, threshold: 2, windowStart: 0, windowEnd: 1, note: undefined } }));
+    expect(doc).toMatchObject({ alertId: 'a-1', state: 'acknowledged', stateRank: 1, updatedAt: T0 + 5 * MINUTE, raisedAt: T0 + MINUTE, deviceId: null });
+    // Through JSON like SQLite's TEXT column: an undefined member is not stored at all.
+    expect(Object.keys(doc.evidence)).toEqual(['value', 'threshold', 'windowStart', 'windowEnd']);
+    expect(toAlertRow(doc)).not.toHaveProperty('stateRank');
+  });
+
+  it('hashes ids longer than Elasticsearch allows, deterministically', () => {
+    const long = 'x'.repeat(600);
+    expect(documentId('short')).toBe('short');
+    expect(documentId(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(documentId(long)).toBe(documentId('x'.repeat(600)));
+  });
+});
+
+describe('foldAlertEvents (the forward-only rule of SqliteReadModel)', () => {
+  const raised = toAlertDocument(alert('raised', T0 + MINUTE));
+  const acknowledged = toAlertDocument(alert('acknowledged', T0 + 3 * MINUTE));
+  const cleared = toAlertDocument(alert('cleared', T0 + 5 * MINUTE));
+
+  it('ends at the furthest state whatever order the events come in', () => {
+    const orders = [
+      [raised, acknowledged, cleared],
+      [cleared, raised, acknowledged],
+      [acknowledged, cleared, raised],
+    ];
+    for (const events of orders) expect(foldAlertEvents(undefined, events)).toEqual(cleared);
+  });
+
+  it('never moves back, and takes a later event of the same state', () => {
+    expect(foldAlertEvents(cleared, [raised])).toBe(cleared);
+    const laterRaise = toAlertDocument(alert('raised', T0 + 2 * MINUTE, { message: 'worse' }));
+    expect(foldAlertEvents(raised, [laterRaise])?.message).toBe('worse');
+    expect(foldAlertEvents(laterRaise, [raised])?.message).toBe('worse');
+  });
+
+  it('keeps the first lineId and the earliest raisedAt when an event moves the alert forward', () => {
+    const moved = toAlertDocument(alert('cleared', T0 + 9 * MINUTE, { lineId: 'L08', raisedAt: T0 + 4 * MINUTE }));
+    expect(foldAlertEvents(raised, [moved])).toMatchObject({ state: 'cleared', lineId: 'L07', raisedAt: T0 + MINUTE, updatedAt: T0 + 9 * MINUTE });
+  });
+
+  it('leaves a stored alert alone when nothing is further along (a replay)', () => {
+    expect(foldAlertEvents(acknowledged, [raised, acknowledged])).toBe(acknowledged);
+    expect(foldAlertEvents(undefined, [])).toBeUndefined();
+  });
+});
+
+describe('line deltas', () => {
+  it('create a line with zero counters and no reading time unless told', () => {
+    expect(applyLineDelta(undefined, { lineId: 'L1' })).toEqual({ lineId: 'L1', latestReadingTime: null, lateReadings: 0, duplicateReadings: 0 });
+  });
+
+  it('never lower a stored value', () => {
+    const stored = { lineId: 'L1', latestReadingTime: 500, lateReadings: 4, duplicateReadings: 9 };
+    expect(applyLineDelta(stored, { lineId: 'L1', latestReadingTime: 300, lateReadings: 2, duplicateReadings: 10 })).toEqual({
+      lineId: 'L1',
+      latestReadingTime: 500,
+      lateReadings: 4,
+      duplicateReadings: 10,
+    });
+    expect(applyLineDelta({ ...stored, latestReadingTime: null }, { lineId: 'L1', latestReadingTime: 300 }).latestReadingTime).toBe(300);
+  });
+
+  it('combine by maximum, so order does not matter', () => {
+    const a = { lineId: 'L1', latestReadingTime: 7, lateReadings: 1 };
+    const b = { lineId: 'L1', lateReadings: 3, duplicateReadings: 2 };
+    expect(combineLineDeltas(a, b)).toEqual({ lineId: 'L1', latestReadingTime: 7, lateReadings: 3, duplicateReadings: 2 });
+    expect(combineLineDeltas(b, a)).toEqual(combineLineDeltas(a, b));
+  });
+});

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { readingId, type AggregateEnvelope, type AlertEnvelope, type AlertState, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import type { AggregateRow, AlertRow, DeadLetterRow, LineCounters, ReadingRow } from '../read-model';
+
+/**
+ * The documents the Elasticsearch read model stores. Each is the port's row shape as it is (so a
+ * query returns `_source` untouched), plus what the write rules need. The rules mirror
+ * SqliteReadModel exactly:
+ * - readings, aggregates, dead letters: insert once, by id (first write wins);
+ * - alerts: one document per alertId, moving only forward (higher state rank, or the same state
+ *   at a later event time), the earliest raisedAt kept, the lineId of the first event kept;
+ * - lines: latest reading time and counters only ever rise.
+ */
+export type ReadingDocument = ReadingRow;
+export type AggregateDocument = AggregateRow;
+export type DeadLetterDocument = DeadLetterRow;
+export interface AlertDocument extends AlertRow {
+  stateRank: number;
+}
+export interface LineDocument {
+  lineId: string;
+  latestReadingTime: number | null;
+  lateReadings: number;
+  duplicateReadings: number;
+}
+
+/** An alert only moves forward: raised (0) → acknowledged (1) → cleared (2). */
+export const STATE_RANK: Record<AlertState, number> = { raised: 0, acknowledged: 1, cleared: 2 };
+
+/** Elasticsearch caps `_id` at 512 bytes; a longer id is replaced by its digest (the id field keeps the original). */
+const MAX_ID_BYTES = 512;
+export function documentId(id: string): string {
+  return Buffer.byteLength(id) <= MAX_ID_BYTES ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
+}
+
+/**
+ * A reading's identity is (deviceId, event time), as in SQLite's primary key; by contract that
+ * is exactly what its envelope id encodes, and it keeps a reading in the daily index of its time.
+ */
+export function readingDocumentId(envelope: ReadingEnvelope): string {
+  return documentId(readingId(envelope.body.deviceId, envelope.eventTime));
+}
+
+export function toReadingDocument(e: ReadingEnvelope): ReadingDocument {
+  const r = e.body;
+  return {
+    id: e.id,
+    lineId: e.lineId,
+    deviceId: r.deviceId,
+    eventTime: e.eventTime,
+    voltage: r.voltage,
+    current: r.current ?? null,
+    powerFactor: r.powerFactor ?? null,
+    kw: r.kw ?? null,
+    kwh: r.kwh ?? null,
+    status: r.status ?? null,
+  };
+}
+
+export function toAggregateDocument(e: AggregateEnvelope): AggregateDocument {
+  const a = e.body;
+  return {
+    id: e.id,
+    lineId: a.lineId,
+    deviceId: a.deviceId ?? null,
+    windowStart: a.windowStart,
+    windowEnd: a.windowEnd,
+    count: a.count,
+    meters: a.meters,
+    voltage: { min: a.voltage.min, max: a.voltage.max, mean: a.voltage.mean, stddev: a.voltage.stddev, p5: a.voltage.p5 ?? null, p95: a.voltage.p95 ?? null },
+    // As in SQLite: a quantity is present only with both figures.
+    current: a.current?.mean === undefined || a.current.max === undefined ? null : { mean: a.current.mean, max: a.current.max },
+    kw: a.kw?.mean === undefined || a.kw.max === undefined ? null : { mean: a.kw.mean, max: a.kw.max },
+    energyKwh: a.energyKwh ?? null,
+  };
+}
+
+/** One alert event as the document it would be if it were the only one (updatedAt = its event time). */
+export function toAlertDocument(e: AlertEnvelope): AlertDocument {
+  const a = e.body;
+  return {
+    alertId: a.alertId,
+    kind: a.kind,
+    state: a.state,
+    stateRank: STATE_RANK[a.state],
+    severity: a.severity,
+    lineId: a.lineId,
+    deviceId: a.deviceId ?? null,
+    message: a.message,
+    // Through JSON, as SQLite stores it: undefined members vanish the same way in both.
+    evidence: JSON.parse(JSON.stringify(a.evidence)) as Record<string, unknown>,
+    raisedAt: a.raisedAt,
+    updatedAt: e.eventTime,
+  };
+}
+
+export function toDeadLetterDocument(e: DeadLetterEnvelope): DeadLetterDocument {
+  const d = e.body;
+  return {
+    id: e.id,
+    lineId: e.lineId,
+    deviceId: e.deviceId,
+    topic: d.topic,
+    reason: d.reason,
+    errors: d.errors.map((x) => ({ field: x.field, message: x.message })),
+    payload: d.payload,
+    receivedAt: d.receivedAt,
+  };
+}
+
+export function toAlertRow(doc: AlertDocument): AlertRow {
+  const { stateRank: _rank, ...row } = doc;
+  return row;
+}
+
+/**
+ * Applies alert events, in the order they were applied, to the stored document (undefined when
+ * none): an event replaces the document only when it is further along, as SQLite's upsert does.
+ */
+export function foldAlertEvents(current: AlertDocument | undefined, events: readonly AlertDocument[]): AlertDocument | undefined {
+  let doc = current;
+  for (const event of events) {
+    if (doc === undefined) {
+      doc = event;
+    } else if (event.stateRank > doc.stateRank || (event.stateRank === doc.stateRank && event.updatedAt > doc.updatedAt)) {
+      doc = { ...event, lineId: doc.lineId, raisedAt: Math.min(doc.raisedAt, event.raisedAt) };
+    }
+  }
+  return doc;
+}
+
+/**
+ * What a batch says about a line, before it meets the stored document. An absent field says
+ * nothing; several deltas combine by maximum, so the order they arrive in does not matter.
+ */
+export interface LineDelta {
+  lineId: string;
+  latestReadingTime?: number;
+  lateReadings?: number;
+  duplicateReadings?: number;
+}
+
+const maxDefined = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
+
+export function combineLineDeltas(a: LineDelta, b: LineDelta): LineDelta {
+  return {
+    lineId: a.lineId,
+    latestReadingTime: maxDefined(a.latestReadingTime, b.latestReadingTime),
+    lateReadings: maxDefined(a.lateReadings, b.lateReadings),
+    duplicateReadings: maxDefined(a.duplicateReadings, b.duplicateReadings),
+  };
+}
+
+/** A line document after a delta: created when missing (counters 0, no reading yet), values never lowered. */
+export function applyLineDelta(current: LineDocument | undefined, delta: LineDelta): LineDocument {
+  if (current === undefined) {
+    return {
+      lineId: delta.lineId,
+      latestReadingTime: delta.latestReadingTime ?? null,
+      lateReadings: delta.lateReadings ?? 0,
+      duplicateReadings: delta.duplicateReadings ?? 0,
+    };
+  }
+  return {
+    lineId: current.lineId,
+    latestReadingTime: maxDefined(current.latestReadingTime ?? undefined, delta.latestReadingTime) ?? null,
+    lateReadings: maxDefined(current.lateReadings, delta.lateReadings)!,
+    duplicateReadings: maxDefined(current.duplicateReadings, delta.duplicateReadings)!,
+  };
+}
+
+export function lineDeltaFromCounters(c: LineCounters): LineDelta {
+  return { lineId: c.lineId, lateReadings: c.lateReadings, duplicateReadings: c.duplicateReadings };
+}

@@ -1,0 +1,557 @@
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type DescribeStreamSummaryCommandOutput,
+  type GetRecordsCommandOutput,
+  type GetShardIteratorCommandOutput,
+  type ListShardsCommandInput,
+  type ListShardsCommandOutput,
+  type PutRecordsCommandOutput,
+} from '@aws-sdk/client-kinesis';
+import type { Config } from '@meterstream/config';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { PartitionCheckpointStore } from './checkpoint-store';
+import { PolledMembership } from './kinesis/polled-membership';
+import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
+import {
+  DEFAULT_KINESIS_RETRY_POLICY,
+  RetriesExhaustedError,
+  describeError,
+  errorName,
+  isRetryableKinesisError,
+  withRetries,
+  type KinesisRetryPolicy,
+} from './kinesis/retry';
+import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
+
+export { KINESIS_LIMITS } from './kinesis/put-batches';
+export { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
+export { PolledMembership } from './kinesis/polled-membership';
+export { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+
+/** The one method of the SDK client this adapter calls; tests inject a fake. */
+export interface KinesisSender {
+  send(command: object): Promise<unknown>;
+}
+
+export interface KinesisStreamLogOptions {
+  region: string;
+  /** Local engines only (kinesalite): an http endpoint, spoken to over HTTP/1.1. Unset in AWS. */
+  endpoint?: string;
+  /** Port stream `readings` is Kinesis stream `${streamPrefix}readings`. */
+  streamPrefix: string;
+  /** Shard count of the streams this adapter creates; an existing stream keeps its own. */
+  shards: number;
+  /** This member's share of a consumer group's shards (joinGroup): instance `instance` of `instances`, 0-based. */
+  instance: number;
+  instances: number;
+  /** Retries per Kinesis call (and per PutRecords request) before giving up. Default 8. */
+  maxRetries?: number;
+  /** Backoff between retries; defaults in DEFAULT_KINESIS_RETRY_POLICY. */
+  retry?: Partial<Omit<KinesisRetryPolicy, 'maxRetries'>>;
+  /** How often a group member lists the shards again to notice a reshard. Default 10 s. */
+  groupPollMs?: number;
+  /** How long a new stream may take to become ACTIVE. Default 5 min (AWS takes ~30 s). */
+  streamActiveTimeoutMs?: number;
+  /**
+   * Where commit() keeps a group's positions. Without it they live in this process's memory (see
+   * commit()). Pass the processors' shared checkpoint store when PROCESSOR_INSTANCES > 1.
+   */
+  positionStore?: PartitionCheckpointStore;
+  /** The SDK client (or a fake with its `send`); built from region/endpoint when absent. */
+  client?: KinesisSender;
+  logger?: { warn(message: string): void };
+}
+
+interface ShardDescription {
+  id: string;
+  parents: string[];
+  /** The shard has an ending sequence number: a reshard closed it, no record is added any more. */
+  closed: boolean;
+}
+
+interface CachedIterator {
+  /** The position the iterator continues after (null: the shard's start). */
+  after: string | null;
+  iterator: string;
+  issuedAt: number;
+}
+
+type KinesisRecord = NonNullable<GetRecordsCommandOutput['Records']>[number];
+
+/** Kinesis shard iterators expire 5 minutes after they are issued; ours are replaced a minute early. */
+const ITERATOR_TTL_MS = 4 * 60_000;
+/** GetRecords returns at most 10,000 records. */
+const MAX_RECORDS_PER_GET = 10_000;
+/** Empty GetRecords answers followed in one read while Kinesis says the iterator is still behind. */
+const MAX_EMPTY_GETS = 5;
+/** How stale the shard listing that isFinished() consults for "is this shard closed" may be. */
+const SHARD_LISTING_TTL_MS = 1000;
+const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+/**
+ * The stream port on Amazon Kinesis Data Streams (tested against kinesalite).
+ *
+ * - stream `s` is Kinesis stream `${streamPrefix}s`, created on first use (CreateStream, then
+ *   waiting for ACTIVE); a partition is a shard id, a position a sequence number.
+ * - append: PutRecords in requests within the service limits (500 records, 5 MiB, 1 MiB per
+ *   record), partition key = record key, requests one after another so a later request never
+ *   overtakes an earlier one. AWS documents PutRecords as not guaranteeing order only because a
+ *   rejected record does not stop the ones after it; the records a request stores get sequence
+ *   numbers per shard in request order (kinesalite likewise, see the engine spec), so per-key
+ *   order holds, except after a partial failure: a record Kinesis rejected is retried
+ *   after the records of the same request that it accepted, so it lands behind later records of
+ *   its key from that request (never behind records of a later request). The processor's
+ *   event-time windows absorb such a swap like any out-of-order arrival.
+ * - read: GetShardIterator then GetRecords; the NextShardIterator is kept per (shard, position
+ *   reached) so a reader that continues where it stopped pays one GetRecords per read.
+ * - resharding: partitions() lists parents before children; isFinished() tells a drained closed
+ *   shard; readableShards() holds children back until their parents are drained.
+ * - groups: a static spread over PROCESSOR_INSTANCES (see joinGroup()).
+ */
+export class KinesisStreamLog implements StreamLog {
+  private readonly client: KinesisSender;
+  private readonly ownsClient: boolean;
+  private readonly retryPolicy: KinesisRetryPolicy;
+  private readonly logger: { warn(message: string): void };
+  /** Kinesis stream name -> resolves once the stream exists and is ACTIVE. */
+  private readonly streams = new Map<string, Promise<void>>();
+  /** `${stream}\0${shard}` -> the iterator that continues after the last position read. */
+  private readonly iterators = new Map<string, CachedIterator>();
+  /** `${stream}\0${shard}` -> the position after which a closed shard has nothing left (null: empty shard). */
+  private readonly shardEnds = new Map<string, string | null>();
+  private readonly listings = new Map<string, { at: number; shards: ShardDescription[] }>();
+  /** Positions committed without a positionStore: `${group}\0${stream}` -> shard -> position. */
+  private readonly memoryPositions = new Map<string, Map<string, string>>();
+  private readonly memberships = new Set<PolledMembership>();
+
+  constructor(private readonly options: KinesisStreamLogOptions) {
+    if (!Number.isInteger(options.instances) || options.instances < 1) throw new Error(`instances must be a positive integer, got ${options.instances}`);
+    if (!Number.isInteger(options.instance) || options.instance < 0 || options.instance >= options.instances) {
+      throw new Error(`instance is 0-based and must be below instances (${options.instances}), got ${options.instance}`);
+    }
+    this.retryPolicy = { ...DEFAULT_KINESIS_RETRY_POLICY, ...options.retry, maxRetries: options.maxRetries ?? DEFAULT_KINESIS_RETRY_POLICY.maxRetries };
+    this.logger = options.logger ?? console;
+    this.ownsClient = options.client === undefined;
+    this.client =
+      options.client ??
+      new KinesisClient({
+        region: options.region,
+        // Retries are ours (one budget, see retry.ts), not the SDK's on top of them.
+        maxAttempts: 1,
+        // Credentials: the SDK's default chain (env, profile, ECS/EC2 role); never passed in code.
+        ...(options.endpoint
+          ? { endpoint: options.endpoint, requestHandler: new NodeHttpHandler({ connectionTimeout: 5000 }) } // kinesalite speaks HTTP/1.1 only
+          : {}),
+      });
+  }
+
+  static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'logger'> = {}): KinesisStreamLog {
+    return new KinesisStreamLog({
+      region: config.AWS_REGION,
+      endpoint: config.KINESIS_ENDPOINT,
+      streamPrefix: config.KINESIS_STREAM_PREFIX,
+      shards: config.KINESIS_SHARDS,
+      instance: config.PROCESSOR_INSTANCE,
+      instances: config.PROCESSOR_INSTANCES,
+      ...extra,
+    });
+  }
+
+  /** The Kinesis stream behind a port stream. */
+  kinesisStreamName(stream: string): string {
+    const name = `${this.options.streamPrefix}${stream}`;
+    if (!STREAM_NAME.test(name)) throw new Error(`"${name}" is not a valid Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)`);
+    return name;
+  }
+
+  /**
+   * Resolves once every record is stored. Rejects before sending anything if a record breaks a
+   * per-record limit; rejects after the retry budget if some records of a request stayed
+   * rejected — the requests before it stay stored (Kinesis cannot take records back), so
+   * retrying the whole append duplicates them (at-least-once, like every Kinesis producer).
+   */
+  async append(stream: string, records: readonly AppendRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const entries = toPutEntries(records);
+    const name = await this.ready(stream);
+    let stored = 0;
+    for (const batch of splitIntoPutBatches(entries)) {
+      await this.putBatch(name, batch, stored);
+      stored += batch.length;
+    }
+  }
+
+  /** Every shard of the stream, open and closed, parents before children. */
+  async partitions(stream: string): Promise<string[]> {
+    return orderParentsFirst(await this.parents(stream));
+  }
+
+  /** Every shard -> its parent shard ids (ParentShardId, AdjacentParentShardId; [] for an original shard). */
+  async parents(stream: string): Promise<Map<string, string[]>> {
+    const shards = await this.listShards(await this.ready(stream), 0);
+    return new Map(shards.map((s) => [s.id, s.parents]));
+  }
+
+  async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
+    if (max < 1) return [];
+    const name = await this.ready(stream);
+    const key = shardKey(name, partition);
+    if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return [];
+    const out: StreamRecord[] = [];
+    let position = after;
+    await this.getRecords(name, partition, after, Math.min(max, MAX_RECORDS_PER_GET), (response) => {
+      for (const record of response.Records ?? []) out.push(toStreamRecord(stream, partition, record));
+      if (out.length > 0) position = out[out.length - 1].position;
+      if (response.NextShardIterator) {
+        this.iterators.set(key, { after: position, iterator: response.NextShardIterator, issuedAt: Date.now() });
+      } else {
+        this.iterators.delete(key);
+        this.shardEnds.set(key, position);
+      }
+      // Kinesis may answer empty while records lie further on (MillisBehindLatest > 0): follow it a little.
+      return out.length === 0 && (response.MillisBehindLatest ?? 0) > 0 && response.NextShardIterator !== undefined;
+    });
+    return out;
+  }
+
+  /**
+   * True when `partition` is a closed shard (a reshard ended it) with nothing after `after`:
+   * GetRecords from there reached the shard's end (no NextShardIterator). An open shard is never
+   * finished; a shard no longer listed (expired past retention) is. Reads nothing away: records
+   * found after `after` stay for the next read().
+   */
+  async isFinished(stream: string, partition: string, after: string | null): Promise<boolean> {
+    const name = await this.ready(stream);
+    const key = shardKey(name, partition);
+    if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return true;
+    const shard = (await this.listShards(name, SHARD_LISTING_TTL_MS)).find((s) => s.id === partition);
+    if (shard === undefined) return true;
+    if (!shard.closed) return false;
+    let finished = false;
+    await this.getRecords(name, partition, after, 1, (response) => {
+      if ((response.Records ?? []).length > 0) return false;
+      const cached = this.iterators.get(key);
+      if (!response.NextShardIterator) {
+        finished = true;
+        this.shardEnds.set(key, after);
+        if (cached?.after === after) this.iterators.delete(key);
+        return false;
+      }
+      // An empty answer moved the iterator on without passing a record: the reader may use it too.
+      if (cached?.after === after) this.iterators.set(key, { after, iterator: response.NextShardIterator, issuedAt: Date.now() });
+      return true; // a closed shard answers empty (with an iterator) until the iterator passes its end
+    });
+    return finished;
+  }
+
+  /**
+   * The positions a group committed. Kinesis has no consumer groups (KCL keeps them in DynamoDB),
+   * so they are kept here: in the `positionStore` when one is given (shared by the group's
+   * instances, durable), else in this process's memory. Memory is enough where the port uses
+   * commits as a courtesy — a processor restores its positions from its own checkpoint — but they
+   * are lost on restart and invisible to the other instances; joinGroup() reads them to learn that
+   * a parent shard is drained, so a group of several instances needs the shared store.
+   */
+  async committed(group: string, stream: string): Promise<Map<string, string>> {
+    const name = await this.ready(stream);
+    return this.committedPositions(group, name, this.options.positionStore ? await this.listShards(name, 0) : []);
+  }
+
+  async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
+    const name = await this.ready(stream);
+    const store = this.options.positionStore;
+    if (store) {
+      // Under its own partition names (`kinesis-position/...`), apart from the processor's checkpoints.
+      await Promise.all([...positions].map(([shard, position]) => store.save(group, positionKey(name, shard), JSON.stringify({ position }))));
+      return;
+    }
+    const key = `${group}\0${name}`;
+    const saved = this.memoryPositions.get(key) ?? new Map<string, string>();
+    for (const [shard, position] of positions) saved.set(shard, position);
+    this.memoryPositions.set(key, saved);
+  }
+
+  /**
+   * A static spread, like KCL without leases: instance i of n owns the shards whose number is
+   * ≡ i (mod n) (on a stream with all its shards listed: their index in the id-sorted list), and
+   * of those it is assigned the readable ones — a child only once every ancestor is drained by the
+   * group, i.e. the group's committed position of that ancestor is its end (isFinished). So the
+   * group must commit: the commit of a shard's last record is what lets its children start, also
+   * on another instance (which sees it through the shared positionStore). Every `groupPollMs` the
+   * shards are listed again: drained shards are revoked, children that became readable assigned.
+   *
+   * Nothing is rebalanced: the members do not know of each other, so a dead instance's shards are
+   * not taken over automatically — its replacement, started with the same PROCESSOR_INSTANCE,
+   * takes them (and their checkpoints). PROCESSOR_INSTANCES must be the same on every member.
+   */
+  async joinGroup(group: string, stream: string, listener: GroupListener): Promise<PolledMembership> {
+    const name = await this.ready(stream);
+    if (this.options.instances > 1 && !this.options.positionStore) {
+      this.logger.warn(
+        `Kinesis group ${group} on ${name}: ${this.options.instances} instances but no shared positionStore; ` +
+          `a child shard whose parent another instance reads will wait forever for that parent's commit`,
+      );
+    }
+    const pollMs = this.options.groupPollMs ?? 10_000;
+    const membership = new PolledMembership(
+      () => this.ownedReadableShards(group, stream),
+      listener,
+      pollMs,
+      (error) => this.logger.warn(`Kinesis group ${group} on ${name}: listing shards failed, retrying in ${pollMs} ms: ${describeError(error)}`),
+    );
+    await membership.start();
+    this.memberships.add(membership);
+    return membership;
+  }
+
+  async close(): Promise<void> {
+    for (const membership of this.memberships) membership.stop();
+    this.memberships.clear();
+    if (this.ownsClient) (this.client as KinesisClient).destroy();
+  }
+
+  private async committedPositions(group: string, name: string, shards: readonly ShardDescription[]): Promise<Map<string, string>> {
+    const store = this.options.positionStore;
+    if (!store) return new Map(this.memoryPositions.get(`${group}\0${name}`) ?? []);
+    const out = new Map<string, string>();
+    for (const shard of shards) {
+      const saved = await store.load(group, positionKey(name, shard.id));
+      if (saved !== null) out.set(shard.id, (JSON.parse(saved) as { position: string }).position);
+    }
+    return out;
+  }
+
+  /** The shards this member should read now (see joinGroup). */
+  private async ownedReadableShards(group: string, stream: string): Promise<string[]> {
+    const name = await this.ready(stream);
+    const shards = await this.listShards(name, 0);
+    const lineage: ShardLineage = new Map(shards.map((s) => [s.id, s.parents]));
+    const mine = new Set(shardsOwnedBy(orderParentsFirst(lineage), this.options.instance, this.options.instances));
+    // Whether a closed shard is drained matters only for this member's shards and their ancestors.
+    const relevant = new Set<string>();
+    const visit = (id: string) => {
+      if (relevant.has(id)) return;
+      relevant.add(id);
+      for (const parent of lineage.get(id) ?? []) visit(parent);
+    };
+    mine.forEach(visit);
+    const closed = shards.filter((s) => s.closed && relevant.has(s.id));
+    const committed = await this.committedPositions(group, name, closed);
+    const finished = new Set<string>();
+    for (const shard of closed) {
+      if (await this.isFinished(stream, shard.id, committed.get(shard.id) ?? null)) finished.add(shard.id);
+    }
+    return readableShards(lineage, finished).filter((id) => mine.has(id));
+  }
+
+  /**
+   * GetRecords from `after` on, starting with the cached iterator when it continues from exactly
+   * there. `handle` sees every answer and returns true to follow NextShardIterator with another
+   * call (at most MAX_EMPTY_GETS calls). An expired cached iterator is replaced once.
+   */
+  private async getRecords(
+    name: string,
+    shard: string,
+    after: string | null,
+    limit: number,
+    handle: (response: GetRecordsCommandOutput) => boolean,
+  ): Promise<void> {
+    const cached = this.iterators.get(shardKey(name, shard));
+    const usable = cached !== undefined && cached.after === after && Date.now() - cached.issuedAt < ITERATOR_TTL_MS;
+    let iterator = usable ? cached.iterator : await this.shardIterator(name, shard, after);
+    let fresh = !usable;
+    for (let call = 0; call < MAX_EMPTY_GETS; call++) {
+      let response: GetRecordsCommandOutput;
+      try {
+        response = await this.call<GetRecordsCommandOutput>(`GetRecords ${name}/${shard}`, new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+      } catch (error) {
+        if (fresh || errorName(error) !== 'ExpiredIteratorException') throw error;
+        iterator = await this.shardIterator(name, shard, after);
+        fresh = true;
+        call--;
+        continue;
+      }
+      fresh = true;
+      if (!handle(response) || !response.NextShardIterator) return;
+      iterator = response.NextShardIterator;
+    }
+  }
+
+  private async shardIterator(name: string, shard: string, after: string | null): Promise<string> {
+    const response = await this.call<GetShardIteratorCommandOutput>(
+      `GetShardIterator ${name}/${shard}`,
+      new GetShardIteratorCommand(
+        after === null
+          ? { StreamName: name, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }
+          : { StreamName: name, ShardId: shard, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after },
+      ),
+    );
+    if (!response.ShardIterator) throw new Error(`GetShardIterator ${name}/${shard} returned no iterator`);
+    return response.ShardIterator;
+  }
+
+  /** ListShards, every page; a listing younger than maxAgeMs is reused. */
+  private async listShards(name: string, maxAgeMs: number): Promise<ShardDescription[]> {
+    const cached = this.listings.get(name);
+    if (cached && Date.now() - cached.at <= maxAgeMs) return cached.shards;
+    const shards: ShardDescription[] = [];
+    let input: ListShardsCommandInput = { StreamName: name };
+    for (;;) {
+      const page = await this.call<ListShardsCommandOutput>(`ListShards ${name}`, new ListShardsCommand(input));
+      for (const shard of page.Shards ?? []) {
+        if (!shard.ShardId) continue;
+        const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => Boolean(p));
+        shards.push({ id: shard.ShardId, parents, closed: Boolean(shard.SequenceNumberRange?.EndingSequenceNumber) });
+      }
+      if (!page.NextToken) break;
+      input = { NextToken: page.NextToken }; // with a NextToken, Kinesis wants no StreamName
+    }
+    const byId = new Map(shards.map((s) => [s.id, s]));
+    const ordered = orderParentsFirst(new Map(shards.map((s) => [s.id, s.parents]))).map((id) => byId.get(id) as ShardDescription);
+    this.listings.set(name, { at: Date.now(), shards: ordered });
+    return ordered;
+  }
+
+  /** The Kinesis stream of a port stream, created and ACTIVE (once per stream and process). */
+  private ready(stream: string): Promise<string> {
+    const name = this.kinesisStreamName(stream);
+    let ready = this.streams.get(name);
+    if (!ready) {
+      ready = this.createIfAbsent(name);
+      this.streams.set(name, ready);
+      // A failure is not remembered: the next call tries again.
+      ready.catch(() => this.streams.delete(name));
+    }
+    return ready.then(() => name);
+  }
+
+  private async createIfAbsent(name: string): Promise<void> {
+    const timeoutMs = this.options.streamActiveTimeoutMs ?? 5 * 60_000;
+    const deadline = Date.now() + timeoutMs;
+    let waitMs = 25;
+    for (;;) {
+      const status = await this.streamStatus(name);
+      if (status === 'ACTIVE' || status === 'UPDATING') return; // UPDATING (a reshard) still reads and writes
+      if (status === null) {
+        try {
+          await this.call(`CreateStream ${name}`, new CreateStreamCommand({ StreamName: name, ShardCount: this.options.shards }));
+        } catch (error) {
+          // Another instance created it first: wait for ACTIVE like it does.
+          if (errorName(error) !== 'ResourceInUseException') throw error;
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`Kinesis stream ${name} is not ACTIVE after ${timeoutMs} ms (status ${status ?? 'absent'})`);
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, 2000);
+    }
+  }
+
+  /** The stream's status, or null if it does not exist. */
+  private async streamStatus(name: string): Promise<string | null> {
+    try {
+      const out = await this.call<DescribeStreamSummaryCommandOutput>(`DescribeStreamSummary ${name}`, new DescribeStreamSummaryCommand({ StreamName: name }));
+      return out.StreamDescriptionSummary?.StreamStatus ?? null;
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * One PutRecords request, retried until every record is stored: after a partial failure only
+   * the records whose result carries an ErrorCode are sent again, so none is stored twice.
+   */
+  private async putBatch(name: string, batch: readonly PutEntry[], storedBefore: number): Promise<void> {
+    let pending = batch;
+    let attempts = 0;
+    try {
+      await withRetries(
+        `PutRecords ${name}`,
+        this.retryPolicy,
+        async () => {
+          attempts++;
+          const response = await this.client.send(
+            new PutRecordsCommand({ StreamName: name, Records: pending.map((e) => ({ PartitionKey: e.key, Data: e.data })) }),
+          ) as PutRecordsCommandOutput;
+          if (!response.FailedRecordCount) {
+            pending = [];
+            return;
+          }
+          const results = response.Records ?? [];
+          if (results.length !== pending.length) {
+            throw new Error(`PutRecords answered ${results.length} results for ${pending.length} records`);
+          }
+          const failure = new PartialPutFailure(results.filter((r) => r.ErrorCode).map((r) => ({ code: r.ErrorCode as string, message: r.ErrorMessage })));
+          pending = pending.filter((_, i) => results[i].ErrorCode);
+          throw failure;
+        },
+        (error) => (error instanceof PartialPutFailure ? error.retryable : isRetryableKinesisError(error)),
+      );
+    } catch (error) {
+      const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+      throw new Error(
+        `Kinesis append to ${name}: ${pending.length} of ${batch.length} records of a PutRecords request were not stored ` +
+          `after ${attempts} attempt(s): ${cause instanceof PartialPutFailure ? cause.message : describeError(cause)}` +
+          (storedBefore > 0 ? `; the ${storedBefore} records before that request are stored` : ''),
+        { cause },
+      );
+    }
+  }
+
+  /** Sends a command with the retry budget (throttling and transient failures backed off). */
+  private call<T>(what: string, command: object): Promise<T> {
+    return withRetries(what, this.retryPolicy, () => this.client.send(command) as Promise<T>);
+  }
+}
+
+/** Per-record rejections from one PutRecords answer, summarised by error code. */
+class PartialPutFailure extends Error {
+  override readonly name = 'PartialPutFailure';
+  /** Throttling and internal failures pass; a KMS key that is disabled or denied does not. */
+  readonly retryable: boolean;
+
+  constructor(failures: { code: string; message?: string }[]) {
+    const byCode = new Map<string, { count: number; message?: string }>();
+    for (const f of failures) {
+      const entry = byCode.get(f.code) ?? { count: 0, message: f.message };
+      entry.count++;
+      byCode.set(f.code, entry);
+    }
+    super([...byCode].map(([code, e]) => `${e.count} × ${code}${e.message ? ` (${e.message})` : ''}`).join(', '));
+    this.retryable = [...byCode.keys()].every((code) => RETRYABLE_RECORD_ERRORS.has(code));
+  }
+}
+
+const RETRYABLE_RECORD_ERRORS = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
+
+function toStreamRecord(stream: string, partition: string, record: KinesisRecord): StreamRecord {
+  const data = record.Data ?? new Uint8Array();
+  return {
+    stream,
+    partition,
+    position: record.SequenceNumber as string,
+    key: record.PartitionKey ?? '',
+    // A view over the SDK's bytes, not a copy.
+    value: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    appendTime: record.ApproximateArrivalTimestamp?.getTime() ?? 0,
+  };
+}
+
+function shardKey(name: string, shard: string): string {
+  return `${name}\0${shard}`;
+}
+
+function positionKey(name: string, shard: string): string {
+  return `kinesis-position/${name}/${shard}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
