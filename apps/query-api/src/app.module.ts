@@ -4,7 +4,8 @@ import type { Config } from '@meterstream/config';
 import type { ReadModel } from '@meterstream/read-model';
 import { AlertsController } from './alerts/alerts.controller';
 import { BearerTokenGuard } from './auth/bearer-token.guard';
-import { API_CONFIG, CLOCK, READ_MODEL, type Clock } from './common/tokens';
+import type { AlertEventSink } from './alerts/alert-events';
+import { ALERT_EVENTS, API_CONFIG, CLOCK, READ_MODEL, type Clock } from './common/tokens';
 import { createValidationPipe } from './common/validation';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
@@ -14,6 +15,7 @@ import { MetricsController } from './metrics/metrics.controller';
 
 export interface AppModuleOptions {
   readModel: ReadModel;
+  alertEvents: AlertEventSink;
   config: Config;
   clock: Clock;
 }
@@ -28,6 +30,7 @@ export class AppModule {
       providers: [
         { provide: READ_MODEL, useValue: options.readModel },
         { provide: API_CONFIG, useValue: options.config },
+        { provide: ALERT_EVENTS, useValue: options.alertEvents },
         { provide: CLOCK, useValue: options.clock },
         { provide: APP_GUARD, useClass: BearerTokenGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -6,6 +6,9 @@ import { SqliteReadModel } from '@meterstream/read-model';
 import { createApiApp, InsecureExposureError } from './create-api-app';
 import { startApiTestApp, testConfig, type ApiTestApp } from './testing/api-test-app';
 
+/** These tests never acknowledge an alert. */
+const noEvents = { append: async () => { throw new Error('not expected in this test'); } };
+
 describe('createApiApp', () => {
   describe('exposure check', () => {
     let dir: string;
@@ -21,13 +24,13 @@ describe('createApiApp', () => {
 
     it.each(['0.0.0.0', '::', '192.168.1.20'])('refuses to serve on %s without API_TOKEN, saying how to fix it', async (host) => {
       const config = testConfig(dir, { HOST: host });
-      const attempt = createApiApp({ readModel, config, logger: false });
+      const attempt = createApiApp({ readModel, alertEvents: noEvents, config, logger: false });
       await expect(attempt).rejects.toThrow(InsecureExposureError);
       await expect(attempt).rejects.toThrow(`refusing to serve the query API on ${host} without authentication: set API_TOKEN`);
     });
 
     it.each(['127.0.0.1', 'localhost', '::1'])('serves on loopback %s without a token', async (host) => {
-      const app = await createApiApp({ readModel, config: testConfig(dir, { HOST: host }), logger: false });
+      const app = await createApiApp({ readModel, alertEvents: noEvents, config: testConfig(dir, { HOST: host }), logger: false });
       await request(app.getHttpServer()).get('/lines').expect(200);
       await app.close();
     });
@@ -49,6 +52,7 @@ describe('createApiApp', () => {
       expect(doc.info).toMatchObject({ title: 'meterstream query API', version: '1' });
       expect(Object.keys(doc.paths).sort()).toEqual([
         '/alerts',
+        '/alerts/{alertId}/acknowledge',
         '/dead-letters',
         '/health',
         '/lines',
@@ -58,7 +62,7 @@ describe('createApiApp', () => {
         '/metrics',
       ]);
       for (const [url, item] of Object.entries<Record<string, { responses: object }>>(doc.paths)) {
-        expect([url, Object.keys(item)]).toEqual([url, ['get']]);
+        expect([url, Object.keys(item)]).toEqual([url, url.endsWith('/acknowledge') ? ['post'] : ['get']]);
       }
 
       const readings = doc.paths['/lines/{lineId}/readings'].get;

@@ -4,12 +4,15 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isLoopback, type Config } from '@meterstream/config';
 import { ServiceLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
+import type { AlertEventSink } from './alerts/alert-events';
 import { AppModule } from './app.module';
 import type { Clock } from './common/tokens';
 import { setupOpenApi } from './openapi';
 
 export interface ApiAppOptions {
   readModel: ReadModel;
+  /** Where acknowledgements are appended (the alerts stream). */
+  alertEvents: AlertEventSink;
   /** Uses HOST (for the exposure check) and API_TOKEN. */
   config: Config;
   /** `false` silences NestJS's own logging (tests). */
@@ -37,7 +40,7 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
     );
   }
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ readModel: options.readModel, config, clock: options.clock ?? Date.now }),
+    AppModule.forRoot({ readModel: options.readModel, alertEvents: options.alertEvents, config, clock: options.clock ?? Date.now }),
     // abortOnError: a failure while building must reach the caller, not end the process.
     { logger: options.logger === false ? false : new ServiceLogger('query-api'), abortOnError: false },
   );

@@ -10,13 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@meterstream/config';
 import { exitWithParent } from '@meterstream/observability';
 import { SqliteReadModel } from '@meterstream/read-model';
+import { createStreamLog } from '@meterstream/stream';
+import { StreamAlertEventSink } from './alerts/alert-events';
 import { createApiApp } from './create-api-app';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const readModel = SqliteReadModel.open(config.databaseFile);
-  const app = await createApiApp({ readModel, config }).catch(async (err: unknown) => {
+  const log = createStreamLog(config);
+  const app = await createApiApp({ readModel, alertEvents: new StreamAlertEventSink(log), config }).catch(async (err: unknown) => {
     await readModel.close();
+    await log.close();
     throw err;
   });
   await app.listen(config.PORT, config.HOST);
@@ -33,6 +37,7 @@ async function main(): Promise<void> {
     console.log(`${signal}: closing the query API`);
     await app.close();
     await readModel.close();
+    await log.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

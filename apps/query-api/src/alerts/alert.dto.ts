@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { AlertRow } from '@meterstream/read-model';
 import { IsIdParam, IsIntParam, IsOneOfParam } from '../common/query-params';
 import { toIso } from '../common/time';
@@ -24,6 +24,21 @@ export class AlertsQuery {
   @IsOptional()
   @IsIntParam(1, MAX_ALERT_LIMIT)
   limit?: number;
+}
+
+export class AcknowledgeAlertDto {
+  @ApiProperty({ description: 'Who acknowledges (a name or an on-call handle).', example: 'dispatch-ana', maxLength: 100 })
+  // Reported first-failing-last: a missing `by` says what to send, not that it is too long.
+  @MaxLength(100)
+  @IsString({ message: 'by must be a string naming who acknowledges, e.g. {"by": "dispatch-ana"}' })
+  @IsNotEmpty({ message: 'by must name who acknowledges, e.g. {"by": "dispatch-ana"}' })
+  by!: string;
+
+  @ApiPropertyOptional({ description: 'A short note for the people who see the alert next.', maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  note?: string;
 }
 
 export class AlertDto {

@@ -63,3 +63,43 @@ describe('GET /alerts', () => {
     }
   });
 });
+
+describe('POST /alerts/:alertId/acknowledge', () => {
+  let t: ApiTestApp;
+  beforeEach(async () => {
+    t = await startApiTestApp();
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  it('acknowledges an open alert: the alerts stream gets the event, the read model and the response the new state', async () => {
+    const res = await request(t.server).post('/alerts/uv-L07-1/acknowledge').send({ by: 'dispatch-ana', note: 'crew on the way' }).expect(200);
+    expect(res.body).toMatchObject({ alertId: 'uv-L07-1', state: 'acknowledged', raisedAt: '2026-11-29T05:59:00.000Z', updatedAt: '2026-11-29T06:00:00.000Z' });
+    expect(res.body.message).toMatch(/^Acknowledged by dispatch-ana: crew on the way — /);
+    const listed = await request(t.server).get('/alerts?state=acknowledged').expect(200);
+    expect(listed.body.alerts.map((a: { alertId: string }) => a.alertId)).toEqual(['uv-L07-1', 'ov-L08-1']);
+
+    const records = [];
+    for (const partition of await t.log.partitions('alerts')) records.push(...(await t.log.read('alerts', partition, null, 10)));
+    expect(records).toHaveLength(1);
+    const event = JSON.parse(records[0].value.toString());
+    expect(event).toMatchObject({ type: 'alert', id: 'uv-L07-1:acknowledged', lineId: 'L07', body: { state: 'acknowledged', acknowledgedBy: 'dispatch-ana', alertId: 'uv-L07-1' } });
+  });
+
+  it('changes nothing when the alert is already acknowledged', async () => {
+    const res = await request(t.server).post('/alerts/ov-L08-1/acknowledge').send({ by: 'someone-else' }).expect(200);
+    expect(res.body).toMatchObject({ state: 'acknowledged', message: 'meter m-000100 at 127.3 V above 126 V' });
+    expect(await t.log.countSync('alerts')).toBe(0);
+  });
+
+  it('answers 404 for an unknown alert, 409 for a cleared one and 400 without `by`, saying what to do', async () => {
+    const unknown = await request(t.server).post('/alerts/nope/acknowledge').send({ by: 'ana' }).expect(404);
+    expect(unknown.body.message).toBe('no alert "nope"; GET /alerts lists them');
+    const cleared = await request(t.server).post('/alerts/uv-L07-0/acknowledge').send({ by: 'ana' }).expect(409);
+    expect(cleared.body.message).toBe('alert "uv-L07-0" cleared at 2026-11-29T05:20:00.000Z; only open alerts can be acknowledged');
+    const missing = await request(t.server).post('/alerts/uv-L07-1/acknowledge').send({}).expect(400);
+    expect(JSON.stringify(missing.body)).toContain('by must name who acknowledges');
+    expect(await t.log.countSync('alerts')).toBe(0);
+  });
+});

@@ -17,6 +17,8 @@ import {
 } from '@meterstream/contracts';
 import { SqliteReadModel, type ReadModelBatch } from '@meterstream/read-model';
 import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterstream/test-harness';
+import { EmbeddedStreamLog } from '@meterstream/stream';
+import { StreamAlertEventSink } from '../alerts/alert-events';
 import { createApiApp } from '../create-api-app';
 
 /** The pinned "now" of every API test. */
@@ -77,6 +79,8 @@ export interface ApiTestApp {
   readModel: SqliteReadModel;
   /** For supertest: `request(t.server).get(...)`. */
   server: ReturnType<INestApplication['getHttpServer']>;
+  /** The embedded log the API appends operator alert events to. */
+  log: EmbeddedStreamLog;
   close(): Promise<void>;
 }
 
@@ -90,14 +94,17 @@ export async function startApiTestApp(options: { batch?: ReadModelBatch; env?: R
   const config = testConfig(dir, options.env);
   const readModel = SqliteReadModel.open(config.databaseFile);
   await readModel.apply(options.batch ?? standardBatch());
-  const app = await createApiApp({ readModel, config, logger: false, clock: () => NOW });
+  const log = EmbeddedStreamLog.open(config.databaseFile, { partitions: 2 });
+  const app = await createApiApp({ readModel, alertEvents: new StreamAlertEventSink(log), config, logger: false, clock: () => NOW });
   return {
     app,
     readModel,
+    log,
     server: app.getHttpServer(),
     async close() {
       await app.close();
       await readModel.close();
+      await log.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -9,10 +9,12 @@ import { RecursiveLeastSquares, type RlsSnapshot } from './rls';
 
 /** Learning rates and priors of the voltage model. Plain data; defaults in DEFAULT_MODEL_OPTIONS. */
 export interface VoltageModelOptions {
-  /** EWMA weight of one reading in the line level (about 1/α readings of memory). */
-  levelAlpha: number;
-  /** EWMA weight of one reading in the line load. */
-  loadAlpha: number;
+  /**
+   * Time constants (event time, ms) of the line level and the line load EWMAs: time-based, so a
+   * line of 20 meters and one of 500 follow their load equally fast.
+   */
+  levelTauMs: number;
+  loadTauMs: number;
   /** RLS forgetting of the per-line reading model (per reading). */
   forgetting: number;
   /** RLS forgetting of a meter's offset model (per reading of that meter). */
@@ -26,8 +28,8 @@ export interface VoltageModelOptions {
 }
 
 export const DEFAULT_MODEL_OPTIONS: VoltageModelOptions = {
-  levelAlpha: 0.02,
-  loadAlpha: 0.005,
+  levelTauMs: 60_000,
+  loadTauMs: 120_000,
   forgetting: 0.9999,
   meterForgetting: 0.9995,
   baselineForgetting: 0.999,
@@ -87,11 +89,21 @@ interface MeterState {
 export interface LineVoltageModelSnapshot {
   level: number | null;
   load: number | null;
+  levelTime: number | null;
+  loadTime: number | null;
   meanAbs: number | null;
   baselineMeanAbs: number | null;
   reading: RlsSnapshot;
   baseline: RlsSnapshot;
   meters: Array<[string, RlsSnapshot, number]>;
+}
+
+/**
+ * Weight of a new observation in a time-based EWMA after `gapMs` of event time: 1 − e^(−gap/τ).
+ * Readings of one instant (or out of order) still count a little, as if 1 ms apart.
+ */
+function ewmaWeight(gapMs: number, tauMs: number): number {
+  return 1 - Math.exp(-Math.max(1, Number.isFinite(gapMs) ? gapMs : tauMs) / tauMs);
 }
 
 const READING_PRIOR_VARIANCE = [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 1e-4, 1e-4];
@@ -111,6 +123,9 @@ const METER_PRIOR_VARIANCE = [1, 1];
 export class LineVoltageModel {
   private level = NaN;
   private load = NaN;
+  /** Event time of the last reading that moved the level / the load. */
+  private levelTime = NaN;
+  private loadTime = NaN;
   private meanAbs = NaN;
   private baselineMeanAbs = NaN;
   private readonly reading: RecursiveLeastSquares;
@@ -127,7 +142,10 @@ export class LineVoltageModel {
 
   /** Scores a reading; call learn() afterwards (or not, for an anomalous one). kw may be absent. */
   score(deviceId: string, eventTime: number, voltage: number, kw: number | undefined): ScoredReading {
-    if (kw !== undefined && Number.isFinite(kw)) this.load = Number.isNaN(this.load) ? kw : this.load + this.options.loadAlpha * (kw - this.load);
+    if (kw !== undefined && Number.isFinite(kw)) {
+      this.load = Number.isNaN(this.load) ? kw : this.load + ewmaWeight(eventTime - this.loadTime, this.options.loadTauMs) * (kw - this.load);
+      if (!(eventTime < this.loadTime)) this.loadTime = eventTime;
+    }
     const load = Number.isNaN(this.load) ? 0 : this.load;
     const meter = this.meters.get(deviceId);
     let offset = 0;
@@ -189,7 +207,8 @@ export class LineVoltageModel {
    */
   follow(scored: ScoredReading): void {
     const corrected = scored.voltage - scored.meterOffset;
-    this.level = Number.isNaN(this.level) ? corrected : this.level + this.options.levelAlpha * (corrected - this.level);
+    this.level = Number.isNaN(this.level) ? corrected : this.level + ewmaWeight(scored.eventTime - this.levelTime, this.options.levelTauMs) * (corrected - this.level);
+    if (!(scored.eventTime < this.levelTime)) this.levelTime = scored.eventTime;
   }
 
   /** Scores a fired line window (its mean voltage and mean kW) against the line baseline. */
@@ -254,6 +273,8 @@ export class LineVoltageModel {
     return {
       level: nullable(this.level),
       load: nullable(this.load),
+      levelTime: nullable(this.levelTime),
+      loadTime: nullable(this.loadTime),
       meanAbs: nullable(this.meanAbs),
       baselineMeanAbs: nullable(this.baselineMeanAbs),
       reading: this.reading.snapshot(),
@@ -266,6 +287,8 @@ export class LineVoltageModel {
     const model = new LineVoltageModel(options);
     model.level = snapshot.level ?? NaN;
     model.load = snapshot.load ?? NaN;
+    model.levelTime = snapshot.levelTime ?? NaN;
+    model.loadTime = snapshot.loadTime ?? NaN;
     model.meanAbs = snapshot.meanAbs ?? NaN;
     model.baselineMeanAbs = snapshot.baselineMeanAbs ?? NaN;
     model.reading.restore(snapshot.reading);

@@ -1,0 +1,95 @@
+import type { AlertEnvelope } from '@meterstream/contracts';
+import { parseReading } from '@meterstream/contracts';
+import { generateMessages, type FaultSpec } from '@meterstream/simulator';
+import { resolveProcessorOptions } from '../options';
+import { StreamTopology } from '../topology';
+import { createAlertRules } from './create-alert-rules';
+import { MeterHealthRule } from './meter-health.rule';
+import type { VoltageModelRuleState } from './voltage-model.rule';
+import { FixedVarianceRule } from './fixed-variance.rule';
+import { reading, T0, MINUTE } from '../testing/fixtures';
+
+const DAY = 86_400_000;
+const START = Date.parse('2026-11-02T00:00:00Z');
+const options = { windowSizeMs: MINUTE, outOfOrdernessMs: 10_000, allowedLatenessMs: 0, idleTimeoutMs: Infinity };
+
+/** Runs a simulated fleet (readings once a minute) through a topology with meterstream's rules. */
+function run(days: number, faults: FaultSpec[], seed = 11): { alerts: AlertEnvelope[]; topology: StreamTopology } {
+  const topology = new StreamTopology(options, undefined, createAlertRules(resolveProcessorOptions(options), 'meterstream'));
+  const alerts: AlertEnvelope[] = [];
+  const messages = generateMessages({ seed, lines: 2, metersPerLine: 12, intervalMs: 60_000, start: START, durationMs: days * DAY, faults });
+  for (const m of messages) {
+    const parsed = parseReading(m.topic, m.payload, { ingestTime: m.simTime, maxFutureSkewMs: 1e12 });
+    if (!parsed.ok) throw new Error('the simulator produced an invalid reading');
+    topology.process('p0', parsed.envelope, m.simTime);
+    alerts.push(...topology.takeOutput().alerts);
+  }
+  topology.advanceProcessingTime(Infinity);
+  return { alerts, topology };
+}
+
+const summary = (alerts: AlertEnvelope[]) => alerts.map((a) => `${a.body.state} ${a.body.kind} ${a.lineId}${a.deviceId ? ` ${a.deviceId}` : ''}`);
+
+describe('meterstream rules on a simulated feeder', () => {
+  it('raise nothing on noisy but healthy lines for two days, learning as they go', () => {
+    const { alerts, topology } = run(2, []);
+    expect(summary(alerts)).toEqual([]);
+    // The model did learn online (version 0: nothing published): both lines, every meter.
+    expect(topology.modelVersion).toBe(0);
+    const state = topology.snapshot().rules['voltage-model'] as VoltageModelRuleState;
+    expect(state.lines.map((l) => [l.lineId, l.model.meters.length]).sort()).toEqual([
+      ['L01', 12],
+      ['L02', 12],
+    ]);
+  });
+
+  it('raise exactly one alert for a regulator stuck five taps low at night, and clear it once after recovery', () => {
+    const start = START + DAY + 2 * 3_600_000;
+    const { alerts } = run(2, [{ kind: 'failed-regulator', lineId: 'L02', start, end: start + 2 * 3_600_000, params: { taps: 5 } }]);
+    expect(summary(alerts)).toEqual(['raised line-voltage-deviation L02', 'cleared line-voltage-deviation L02']);
+    const [raised, cleared] = alerts;
+    expect(raised.body.raisedAt).toBeGreaterThanOrEqual(start - MINUTE);
+    expect(raised.body.raisedAt).toBeLessThan(start + 5 * MINUTE);
+    expect(raised.body.evidence).toMatchObject({ modelVersion: 0 });
+    expect(raised.body.evidence.value - (raised.body.evidence.expected as number)).toBeLessThan(-3); // 3.75 V below
+    expect(cleared.eventTime).toBeGreaterThanOrEqual(start + 2 * 3_600_000);
+    expect(cleared.eventTime).toBeLessThan(start + 2 * 3_600_000 + 10 * MINUTE);
+  });
+
+  it('raise exactly one alert for a stuck meter and clear it once when it measures again', () => {
+    const start = START + DAY + 3 * 3_600_000;
+    const { alerts } = run(2, [{ kind: 'stuck', lineId: 'L01', deviceId: 'm-000007', start, end: start + 40 * MINUTE }]);
+    expect(summary(alerts)).toEqual(['raised meter-stuck L01 m-000007', 'cleared meter-stuck L01 m-000007']);
+  });
+});
+
+describe('MeterHealthRule', () => {
+  it('raises meter-stale when a meter falls silent while its line reports, and clears it when it is back', () => {
+    const rule = new MeterHealthRule({ staleAfterMs: 5 * MINUTE });
+    const topology = new StreamTopology(options, undefined, [rule]);
+    const alerts: AlertEnvelope[] = [];
+    for (let i = 0; i < 20; i++) {
+      topology.process('p0', reading({ device: 'm-1', t: T0 + i * MINUTE, v: 120 + (i % 3) / 10, kw: i }), i);
+      if (i < 3 || i > 12) topology.process('p0', reading({ device: 'm-2', t: T0 + i * MINUTE + 1, v: 119 + (i % 2) / 10, kw: i }), i);
+      alerts.push(...topology.takeOutput().alerts);
+    }
+    expect(alerts.map((a) => [a.body.state, a.body.kind, a.deviceId])).toEqual([
+      ['raised', 'meter-stale', 'm-2'],
+      ['cleared', 'meter-stale', 'm-2'],
+    ]);
+    expect(alerts[0].body.evidence.windowStart).toBe(T0 + 2 * MINUTE + 1); // its last reading
+  });
+});
+
+describe('FixedVarianceRule (the original baseline)', () => {
+  it('alerts only when a reading misses the line mean by more than 20 V', () => {
+    const topology = new StreamTopology(options, undefined, [new FixedVarianceRule()]);
+    const volts = [120, 121, 119, 104, 95, 120];
+    volts.forEach((v, i) => topology.process('p0', reading({ device: 'm-1', t: T0 + i * 1000, v }), i));
+    const alerts = topology.takeOutput().alerts;
+    expect(alerts.map((a) => [a.body.state, a.body.evidence.value])).toEqual([
+      ['raised', 95],
+      ['cleared', 120],
+    ]);
+  });
+});
