@@ -1,5 +1,5 @@
 import { decodeEnvelope, encodeEnvelope, parseReading, type ReadingEnvelope } from '@meterstream/contracts';
-import { StreamTopology, type ProcessorOptions } from '@meterstream/processing';
+import { StreamTopology, createAlertRules, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
 import { partitionForKey } from '@meterstream/stream';
 
 const OPTIONS: ProcessorOptions = { windowSizeMs: 60_000, outOfOrdernessMs: 10_000, allowedLatenessMs: 0, idleTimeoutMs: Infinity };
@@ -13,8 +13,11 @@ export function recordedLog(messages: { topic: string; payload: Buffer }[]): Buf
   });
 }
 
-function run(log: Buffer[], upTo = log.length): StreamTopology {
-  const topology = new StreamTopology(OPTIONS);
+/** meterstream's full rule set: ANSI limits, the online voltage model and its detectors, meter health. */
+const withModel = () => createAlertRules(resolveProcessorOptions(OPTIONS), 'meterstream');
+
+function run(log: Buffer[], upTo = log.length, rules?: () => AlertRule[]): StreamTopology {
+  const topology = new StreamTopology(OPTIONS, undefined, rules?.());
   // The runtime knows each record's partition from the log; here it is looked up once per line.
   const partitions = new Map<string, string>();
   for (let i = 0; i < upTo; i++) {
@@ -58,6 +61,31 @@ export function measureCore(log: Buffer[]): { eventsPerSec: number; jsonParsePer
   }
   if (sink === 0) throw new Error('unreachable: keeps the loops from being optimised away');
   return { eventsPerSec: Math.round(log.length / coreSeconds), jsonParsePerSec: Math.round(log.length / parseSeconds) };
+}
+
+/**
+ * What the voltage model costs: the core with the ANSI limit rule alone next to the core with
+ * meterstream's full rule set (the model scores and learns from every reading), rounds alternating.
+ */
+export function measureModelCost(log: Buffer[]): { withoutModelPerSec: number; withModelPerSec: number; modelMicrosPerReading: number } {
+  let without = Infinity;
+  let withIt = Infinity;
+  let sink = 0;
+  const timed = (work: () => void) => {
+    const t = process.hrtime.bigint();
+    work();
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  };
+  for (let round = 0; round < 5; round++) {
+    without = Math.min(without, timed(() => (sink += run(log).stats().openWindows)));
+    withIt = Math.min(withIt, timed(() => (sink += run(log, log.length, withModel).stats().openWindows)));
+  }
+  if (sink === 0) throw new Error('unreachable: keeps the loops from being optimised away');
+  return {
+    withoutModelPerSec: Math.round(log.length / without),
+    withModelPerSec: Math.round(log.length / withIt),
+    modelMicrosPerReading: Number((((withIt - without) / log.length) * 1e6).toFixed(3)),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import * as os from 'node:os';
 import { measureBrokerCeiling } from './broker-ceiling';
-import { measureCore, measureStatePerMeter, recordedLog } from './core';
+import { measureCore, measureModelCost, measureStatePerMeter, recordedLog } from './core';
 import { measureEndToEnd } from './end-to-end';
 import { workloadReadings, type Workload } from './workload';
 
@@ -53,6 +53,10 @@ async function main(): Promise<void> {
   const statePerMeter = measureStatePerMeter(log, meters, 3);
   progress(`      ${fmt(core.eventsPerSec)} events/s vs JSON.parse of the same envelopes ${fmt(core.jsonParsePerSec)}/s; state ${statePerMeter ?? '(run node with --expose-gc)'} bytes per active meter`);
 
+  progress('[2b/5] the voltage model: the core with the ANSI limit rule only vs with the model, its detectors and meter health (best of 5, alternating)');
+  const model = measureModelCost(log);
+  progress(`      ${fmt(model.withoutModelPerSec)} events/s without, ${fmt(model.withModelPerSec)} with: ${model.modelMicrosPerReading} µs per reading, ${((1 - model.withModelPerSec / model.withoutModelPerSec) * 100).toFixed(1)} % of throughput`);
+
   progress(`[3/5] baseline: the broker alone (QoS 1 publish → ${opts.broker ?? 'embedded aedes'} → the bridge’s subscriber doing nothing)`);
   const ceiling = await measureBrokerCeiling(single, n, opts.broker);
   progress(`      ${fmt(ceiling.messagesPerSec)} messages/s`);
@@ -91,6 +95,14 @@ async function main(): Promise<void> {
       jsonParseOfSameEnvelopesPerSec: core.jsonParsePerSec,
       ratioToJsonParse: Number((core.eventsPerSec / core.jsonParsePerSec).toFixed(3)),
       stateBytesPerActiveMeter: statePerMeter,
+    },
+    model: {
+      name: 'scoring and updating the voltage model per reading (+ its detectors and meter health), core on one core',
+      withoutModelPerSec: model.withoutModelPerSec,
+      withModelPerSec: model.withModelPerSec,
+      modelMicrosPerReading: model.modelMicrosPerReading,
+      throughputRatio: Number((model.withModelPerSec / model.withoutModelPerSec).toFixed(3)),
+      target: { maxThroughputCost: 0.3, met: model.withModelPerSec / model.withoutModelPerSec >= 0.7 },
     },
     endToEnd: {
       direct: { ...endToEnd('one reading per MQTT message', direct), ratioToBrokerOnly: Number((direct.readingsPerSec / ceiling.messagesPerSec).toFixed(3)) },

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ENGINES=("$@")
-[ ${#ENGINES[@]} -gt 0 ] || ENGINES=(mosquitto)
+[ ${#ENGINES[@]} -gt 0 ] || ENGINES=(mosquitto kafka elasticsearch kinesalite moto)
 for engine in "${ENGINES[@]}"; do
   [ -f "./$engine.sh" ] || { echo "engines: no script scripts/engines/$engine.sh" >&2; exit 1; }
   bash "./$engine.sh"

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '@meterstream/config';
 import { rebuildDerivedState } from '../../stream-processor/src/rebuild';
 import { evaluate } from './commands/evaluate';
+import { parseHeldOutFraction, retrainCommand } from './commands/retrain';
 import { start } from './commands/start';
 
 const positiveInt = (value: string) => {
@@ -29,6 +30,21 @@ program
   .description('rebuild the read model, aggregates and alerts from the readings stream (stop the processor first)')
   .action(async () => {
     await rebuildDerivedState(loadConfig(), (line) => console.log(line));
+  });
+
+program
+  .command('retrain')
+  .description("refit the voltage model on an event-time range of the readings stream, compare it with the running processor's model on the held-out end of the range, and optionally publish it")
+  .requiredOption('--from <time>', 'start of the range (event time): ISO-8601, "now" or relative to now like -6h')
+  .option('--to <time>', 'end of the range, exclusive: ISO-8601, "now" or relative like -1h', 'now')
+  .option('--held-out <fraction>', 'the last fraction of the range held out to compare the models on', parseHeldOutFraction, 0.2)
+  .option('--publish', 'publish the new model to the registry (MODEL_DIR) if it beats the running one', false)
+  .option('--force', 'with --publish: publish it even if it does not', false)
+  .option('--json', 'print the result as one JSON document instead of a table', false)
+  .action(async (options) => {
+    const result = await retrainCommand(options);
+    // Asked to publish and did not (the new model is no better): a script must be able to tell.
+    if (options.publish && result.published === undefined) process.exitCode = 2;
   });
 
 program

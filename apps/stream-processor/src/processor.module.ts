@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
+import { AlertDispatcher, createAlertChannels } from '@meterstream/alert-channels';
 import { loadConfig, type Config } from '@meterstream/config';
 import { startRateReporter } from '@meterstream/observability';
 import { FileModelRegistry } from '@meterstream/model-registry';
@@ -53,6 +54,19 @@ export function createProcessorRuntime(config: Config, db: Database.Database): P
   });
 }
 
+/**
+ * The alert channels (ALERT_CHANNELS) as projections of the alerts stream: their own loop and
+ * position per channel, so a failing pager never holds up processing.
+ */
+export function createAlertDispatcher(config: Config, db: Database.Database): AlertDispatcher {
+  const logger = new Logger('alert-channels');
+  return new AlertDispatcher({
+    log: new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS }),
+    channels: createAlertChannels(config),
+    logger: { log: (m) => logger.log(m), warn: (m) => logger.warn(m) },
+  });
+}
+
 @Injectable()
 export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('stream-processor');
@@ -61,10 +75,12 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(DATABASE) private readonly db: Database.Database,
     private readonly runtime: ProcessorRuntime,
+    private readonly dispatcher: AlertDispatcher,
   ) {}
 
   onApplicationBootstrap(): void {
     this.runtime.start();
+    this.dispatcher.start();
     this.logger.log('processing readings and dead-letters');
     this.stopReporter = startRateReporter(
       'processor',
@@ -82,6 +98,7 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     this.stopReporter?.();
     await this.runtime.stop();
+    await this.dispatcher.stop({ timeoutMs: 5_000 });
     this.db.close();
     this.logger.log('stopped at a checkpoint');
   }
@@ -100,6 +117,7 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
       inject: [CONFIG],
     },
     { provide: ProcessorRuntime, useFactory: createProcessorRuntime, inject: [CONFIG, DATABASE] },
+    { provide: AlertDispatcher, useFactory: createAlertDispatcher, inject: [CONFIG, DATABASE] },
     ProcessorRunner,
   ],
 })

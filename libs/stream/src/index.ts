@@ -3,3 +3,7 @@ export * from './embedded';
 export * from './create-stream-log';
 export * from './partitioner';
 export * from './checkpoint-store';
+export * from './sqlite-checkpoint-store';
+export * from './kafka';
+export * from './kafka-checkpoint-store';
+export * from './kinesis';

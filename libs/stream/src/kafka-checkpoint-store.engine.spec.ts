@@ -63,7 +63,10 @@ describe('KafkaCheckpointStore against a Kafka broker', () => {
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       expect(metadata.topics[0].partitions).toHaveLength(1);
-      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }] });
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
+      });
       expect(resources[0].configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue).toBe('compact');
     } finally {
       await admin.disconnect();

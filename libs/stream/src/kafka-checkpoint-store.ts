@@ -75,7 +75,8 @@ export class KafkaCheckpointStore implements PartitionCheckpointStore {
     this.assertOpen();
     await this.ensureTopic();
     try {
-      await this.producer.send([{ topic: this.options.topic, messages: [{ key: checkpointKey(group, partition), value: checkpoint, partition: 0 }] }]);
+      const message = { key: checkpointKey(group, partition), value: checkpoint, partition: 0 };
+      await this.producer.send([{ topic: this.options.topic, messages: [message] }]);
     } catch (error) {
       throw new Error(`could not save the checkpoint of ${checkpointKey(group, partition)} to Kafka topic ${this.options.topic}`, { cause: error });
     }

@@ -20,11 +20,12 @@ async function kafkaScript(...args: string[]): Promise<void> {
 
 describe('KafkaStreamLog across a broker restart', () => {
   const prefix = uniqueTopicPrefix('restart');
+  const logger = collectingLogger();
   let log: KafkaStreamLog;
 
   beforeAll(async () => {
     await assertKafkaReachable();
-    log = new KafkaStreamLog({ brokers: testBrokers(), clientId: 'restart-spec', topicPrefix: prefix, partitions: 3, logger: collectingLogger() });
+    log = new KafkaStreamLog({ brokers: testBrokers(), clientId: 'restart-spec', topicPrefix: prefix, partitions: 3, logger });
   });
 
   afterAll(async () => {
@@ -34,6 +35,15 @@ describe('KafkaStreamLog across a broker restart', () => {
   });
 
   it('completes appends that were in flight while the broker restarted, losing and duplicating nothing', async () => {
+    try {
+      await appendAcrossRestart();
+    } catch (error) {
+      // What kafkajs went through is the first thing to look at when this fails.
+      throw new Error(`${(error as Error).message}\n\nkafkajs said:\n${logger.messages.join('\n')}`, { cause: error });
+    }
+  });
+
+  async function appendAcrossRestart(): Promise<void> {
     const appends = 120;
     const perAppend = 25;
     const keys = ['L01', 'L02', 'L03', 'L04', 'L05', 'L06'];
@@ -93,5 +103,5 @@ describe('KafkaStreamLog across a broker restart', () => {
     expect(await log.committed(`${prefix}group`, 'readings')).toEqual(new Map([['0', '0']]));
     expect(member.owned()).toEqual(['0', '1', '2']);
     await member.leave();
-  });
+  }
 });

@@ -53,6 +53,23 @@ describe('Kafka adapter (no broker)', () => {
     await expect(store.load('g', '0')).rejects.toThrow(/closed/);
   });
 
+  it('fails with a message naming the step when no broker answers', async () => {
+    const unreachable = {
+      brokers: ['127.0.0.1:1'],
+      clientId: 'spec',
+      retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 },
+      logger: { warn: () => undefined },
+    };
+    const log = new KafkaStreamLog({ ...unreachable, topicPrefix: 't.', partitions: 2 });
+    await expect(log.append('readings', [{ key: 'L1', value: Buffer.from('x') }])).rejects.toThrow(
+      /could not create Kafka topic "t\.readings": .*ECONNREFUSED 127\.0\.0\.1:1/,
+    );
+    await log.close();
+    const store = new KafkaCheckpointStore({ ...unreachable, topic: 't._checkpoints' });
+    await expect(store.load('g', '0')).rejects.toThrow(/could not create Kafka topic "t\._checkpoints": .*ECONNREFUSED/);
+    await store.close();
+  });
+
   it('accepts only decimal offsets as positions and partition numbers as partitions', () => {
     expect(parseOffsetPosition('0')).toBe(0n);
     expect(parseOffsetPosition('9007199254740993')).toBe(9007199254740993n);

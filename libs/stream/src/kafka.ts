@@ -90,7 +90,9 @@ export class KafkaStreamLog implements StreamLog {
   private closed = false;
 
   constructor(private readonly options: KafkaStreamLogOptions) {
-    if (!Number.isInteger(options.partitions) || options.partitions < 1) throw new Error(`partitions must be a positive integer, got ${options.partitions}`);
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new Error(`partitions must be a positive integer, got ${options.partitions}`);
+    }
     this.logger = options.logger ?? { warn: (message: string) => console.warn(message) };
     this.kafka = createKafka({ ...options, logger: this.logger });
     this.cluster = new ClusterClient(this.kafka, options.clientId, options.retry, options.fetchWaitMs ?? 0);

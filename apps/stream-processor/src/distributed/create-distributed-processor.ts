@@ -1,4 +1,5 @@
 import type { Config } from '@meterstream/config';
+import { alertRules, topologyOptions } from '../processor.module';
 import { DistributedProcessor, type DistributedProcessorOptions, type DistributedProcessorPorts } from './distributed-processor';
 
 const HOUR = 3_600_000;
@@ -8,6 +9,9 @@ export const PROCESSOR_GROUP = 'stream-processor';
 
 /** What the distributed processor needs besides configuration. */
 export interface DistributedProcessorDeps extends DistributedProcessorPorts {
+  /** The model registry (e.g. FileModelRegistry on config.modelDir); absent: no published models are installed. */
+  models?: DistributedProcessorOptions['models'];
+  onModelInstalled?: (version: number) => void;
   now?: () => number;
   onError?: (err: Error) => void;
 }
@@ -15,7 +19,7 @@ export interface DistributedProcessorDeps extends DistributedProcessorPorts {
 /** Settings with no configuration key (yet); tests and tooling override them. */
 export type DistributedProcessorTuning = Pick<
   DistributedProcessorOptions,
-  'group' | 'maxRecordsPerPartition' | 'idlePollMs' | 'checkpointEveryBatches' | 'checkpointIntervalMs' | 'errorBackoffMs' | 'rules'
+  'group' | 'maxRecordsPerPartition' | 'idlePollMs' | 'checkpointEveryBatches' | 'checkpointIntervalMs' | 'errorBackoffMs'
 >;
 
 export const DEFAULT_TUNING: DistributedProcessorTuning = {
@@ -30,26 +34,19 @@ export const DEFAULT_TUNING: DistributedProcessorTuning = {
 };
 
 /**
- * Builds the distributed processor from the service configuration, with the same topology
- * options the embedded runtime gets. Call start() to join the group and process, stop() to
- * checkpoint and leave; the caller closes the ports afterwards.
+ * Builds the distributed processor from the service configuration, with the topology options and
+ * alert rules (ALERT_RULES) the embedded runtime gets. Call start() to join the group and
+ * process, stop() to checkpoint and leave; the caller closes the ports afterwards.
  */
 export function createDistributedProcessor(config: Config, deps: DistributedProcessorDeps, tuning: Partial<DistributedProcessorTuning> = {}): DistributedProcessor {
-  const { now, onError, ...ports } = deps;
+  const { now, onError, models, onModelInstalled, ...ports } = deps;
   return new DistributedProcessor(ports, {
     ...DEFAULT_TUNING,
     ...tuning,
-    topology: {
-      windowSizeMs: config.WINDOW_SIZE_MS,
-      hopMs: config.WINDOW_HOP_MS,
-      perMeter: config.PER_METER_WINDOWS,
-      outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
-      allowedLatenessMs: config.ALLOWED_LATENESS_MS,
-      idleTimeoutMs: config.IDLE_TIMEOUT_MS,
-      voltageLow: config.VOLTAGE_LOW,
-      voltageHigh: config.VOLTAGE_HIGH,
-      clearAfterWindows: config.ALERT_CLEAR_WINDOWS,
-    },
+    topology: topologyOptions(config),
+    rules: alertRules(config),
+    models,
+    onModelInstalled,
     readingRetentionMs: config.READING_RETENTION_HOURS * HOUR,
     now,
     onError,

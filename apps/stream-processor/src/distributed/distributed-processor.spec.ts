@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { decodeEnvelope, encodeEnvelope, readingTopic, STREAMS, type AggregateEnvelope, type Envelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { createAlertRules, resolveProcessorOptions, type VoltageModelVersion } from '@meterstream/processing';
 import { SqliteReadModel, type ReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, type StreamLog, type StreamRecord } from '@meterstream/stream';
 import { deadLetterEnvelope, makeTempDir, readingEnvelope, waitFor } from '@meterstream/test-harness';
@@ -227,6 +228,22 @@ describe('DistributedProcessor', () => {
     await h.close();
   });
 
+  it('keeps an accepted reading in the read model when its late redelivery comes in the same poll', async () => {
+    const h = harness(temp.dir, 'late');
+    const first = readingEnvelope('L2', 'm3', T0 + 5_000, { voltage: 118 });
+    const later = [20_000, 40_000, 60_000, 75_000].map((dt) => readingEnvelope('L2', 'm3', T0 + dt, { voltage: 118 }));
+    // The watermark (75 s − 10 s) has passed minute 0 when the redelivery of `first` arrives: late.
+    await h.log.append(STREAMS.readings, records([first, ...later, first]));
+    const processor = new DistributedProcessor(h.ports(), options({ maxRecordsPerPartition: 100 }));
+    await processor.join();
+    expect(await processor.poll()).toBe(6);
+    expect(processor.counters.late).toBe(1);
+    expect((await streamValues(h.log, STREAMS.lateReadings)).map((v) => decodeEnvelope<Envelope>(v).id)).toEqual([first.id]);
+    const rows = await h.readModel.readings('L2', { from: T0, to: T0 + MINUTE }, 10);
+    expect(rows.map((r) => r.id)).toEqual([first.id, later[0].id, later[1].id]);
+    await h.close();
+  });
+
   it('applies dead letters of the partition it carries and keeps their positions in that partition’s checkpoint', async () => {
     const h = harness(temp.dir, 'dead-letters');
     const letters = ['L1', 'L2', 'L1'].map((lineId, i) => deadLetterEnvelope(readingTopic(lineId), Buffer.from(`not json ${i}`), T0 + i));
@@ -261,6 +278,62 @@ describe('DistributedProcessor', () => {
     await processor.poll();
     const [aggregate] = (await streamValues(h.log, STREAMS.aggregates)).map((v) => decodeEnvelope<AggregateEnvelope>(v));
     expect(aggregate.body).toMatchObject({ windowStart: T0, count: 4 });
+    await h.close();
+  });
+
+  it('installs a newer published model between polls and checkpoints it before reading on, so a resumed instance has it', async () => {
+    const h = harness(temp.dir, 'model');
+    await h.log.append(STREAMS.readings, records(input()));
+    let published: VoltageModelVersion | null = null;
+    const models = { latest: () => published };
+    let now = T0;
+    const installed: number[] = [];
+    const rules = () => createAlertRules(resolveProcessorOptions(options().topology), 'meterstream');
+    const make = () =>
+      new DistributedProcessor(h.ports(), options({ rules, models, onModelInstalled: (v) => installed.push(v), now: () => (now += 1000), checkpointEveryBatches: 100 }));
+    const first = make();
+    await first.join();
+    await first.poll();
+    await first.poll();
+    expect(await h.checkpoints.load(GROUP, '0')).toBeNull();
+
+    published = { version: 3, createdAt: new Date(T0).toISOString(), trainedOn: { from: T0 - 86_400_000, to: T0 }, lines: {} };
+    await first.poll();
+    expect(installed).toEqual([3]);
+    expect(first.modelVersion).toBe(3);
+    // Saved before the third poll read anything: at the 14th record of each partition, with the model.
+    for (const partition of ['0', '1']) {
+      const saved = decodeCheckpoint(partition, await h.checkpoints.load(GROUP, partition));
+      expect(saved.position).toBe((await h.log.read(STREAMS.readings, partition, null, 14))[13].position);
+      expect(saved.topology?.rules['voltage-model']).toMatchObject({ modelVersion: 3 });
+    }
+
+    // "Crash" after more work; the next instance resumes with the model and does not install it again.
+    await first.poll();
+    const second = make();
+    await second.join();
+    expect(second.modelVersion).toBe(3);
+    await drain(second);
+    expect(installed).toEqual([3]);
+    await h.close();
+  });
+
+  it('offers a model once to a rule set without a model-based rule, and announces nothing', async () => {
+    const h = harness(temp.dir, 'no-model-rule');
+    await h.log.append(STREAMS.readings, records(input()));
+    const installed: number[] = [];
+    let now = T0;
+    const model: VoltageModelVersion = { version: 1, createdAt: new Date(T0).toISOString(), trainedOn: { from: T0, to: T0 }, lines: {} };
+    const processor = new DistributedProcessor(
+      h.ports(),
+      options({ models: { latest: () => model }, onModelInstalled: (v) => installed.push(v), now: () => (now += 1000), checkpointEveryBatches: 100 }),
+    );
+    await processor.join();
+    for (let i = 0; i < 5; i++) await processor.poll();
+    expect(installed).toEqual([]);
+    expect(processor.modelVersion).toBe(0);
+    // One checkpoint for the offer, not one per second.
+    expect(processor.counters.checkpoints).toBe(1);
     await h.close();
   });
 

@@ -1,5 +1,5 @@
 import { encodeEnvelope, STREAMS, type Envelope, type ReadingEnvelope } from '@meterstream/contracts';
-import type { AlertRule, ProcessorOptions, ProcessorOutput, ProcessorStats } from '@meterstream/processing';
+import type { AlertRule, ProcessorOptions, ProcessorOutput, ProcessorStats, VoltageModelVersion } from '@meterstream/processing';
 import type { ReadModel } from '@meterstream/read-model';
 import type { GroupMembership, PartitionCheckpointStore, StreamLog } from '@meterstream/stream';
 import { deadLetterPartitionsOf, encodeCheckpoint } from './partition-checkpoint';
@@ -21,6 +21,10 @@ export interface DistributedProcessorOptions {
   topology: ProcessorOptions;
   /** A fresh set of alert rules for each partition's topology; default: the topology's own. */
   rules?: () => AlertRule[];
+  /** Where published voltage models come from; a newer version is installed between polls (checked at most once a second). */
+  models?: { latest(): VoltageModelVersion | null };
+  /** Told when a published model version was installed (once per installation, not per partition). */
+  onModelInstalled?: (version: number) => void;
   /** Consumer group on `readings`, and the namespace of the checkpoints in the store. */
   group: string;
   /** Most records read per partition (and per dead-letter partition) per poll. */
@@ -90,11 +94,21 @@ export interface DistributedProcessorCounters {
  *   watermark following the wall clock) may fire at another point when a replay runs at another
  *   time. Its repeat then carries the same id and possibly other figures; id-idempotent sinks keep
  *   the first. With IDLE_TIMEOUT_MS well above the checkpoint interval this needs a partition to
- *   go quiet exactly around a crash.
+ *   go quiet exactly around a crash. (Installing a published voltage model is the other
+ *   processing-time event; it is made deterministic by checkpointing right after it, see
+ *   installNewerModel.)
  * - A zombie (a member that lost its partitions but has not noticed, e.g. in a long GC pause)
  *   can still append and save for them. Its outputs are the same deterministic copies, and each
  *   checkpoint it saves is consistent on its own, so the worst case is that the next owner
  *   resumes from an older position and repeats more; never that it skips any.
+ *
+ * Partitions: dead letters need no topology, only the read model; each dead-letters partition is
+ * carried by one readings partition (deadLetterPartitionsOf: the same index when the counts
+ * agree) and its position lives in that partition's checkpoint. One topology per partition
+ * equals one topology over all of them because a line's readings all land in one partition; so
+ * the partition count of `readings` must not change under a running group (adding Kafka
+ * partitions, resharding Kinesis): a line that moves would have its open windows split between
+ * two topologies. Change it by replaying into a new group instead.
  *
  * Read-model retention runs on stream time like the embedded runtime's: readings older than the
  * newest event time of the owned partitions minus readingRetentionMs are not applied, and such
@@ -117,6 +131,8 @@ export class DistributedProcessor {
   private lastCheckpointAt: number;
   /** The read-model retention cutoff last pruned to. */
   private prunedBefore = -Infinity;
+  /** Processing time the model registry was last asked. */
+  private lastModelCheck = -Infinity;
 
   constructor(
     private readonly ports: DistributedProcessorPorts,
@@ -176,6 +192,12 @@ export class DistributedProcessor {
     return this.ownedTasks().map((task) => task.partition);
   }
 
+  /** The voltage model version every owned partition runs with at least (0: none installed, or nothing owned). */
+  get modelVersion(): number {
+    const versions = [...this.tasks.values()].map((task) => task.modelVersion);
+    return versions.length === 0 ? 0 : Math.min(...versions);
+  }
+
   /** The owned partitions' topology figures, merged (partitions and lines are disjoint). */
   stats(): ProcessorStats {
     const total: ProcessorStats = { openWindows: 0, trackedIds: 0, lines: 0, meters: 0, lateCounts: {}, duplicateCounts: {}, watermarks: {} };
@@ -223,6 +245,7 @@ export class DistributedProcessor {
     if (tasks.length === 0) return 0;
     const now = this.now();
     try {
+      await this.installNewerModel(tasks, now);
       const inputs = await Promise.all(tasks.map((task) => this.read(task)));
       const batches = tasks.map((task, i) => task.process(inputs[i], now));
       const consumed = batches.reduce((n, b) => n + b.consumed, 0);
@@ -244,9 +267,30 @@ export class DistributedProcessor {
       // reads again from the checkpointed positions and re-emits the same outputs.
       for (const task of tasks) task.rollback();
       this.batchesSinceCheckpoint = 0;
+      // The rollback may have undone a model installation: check again before the next poll.
+      this.lastModelCheck = -Infinity;
       this.counters.rollbacks++;
       throw err;
     }
+  }
+
+  /**
+   * Installs a newer published model into every owned partition and checkpoints them at once,
+   * before any record is processed with it. So where in the input a model took effect is part
+   * of the checkpoint lineage: a replay after a crash uses the same model from the same
+   * position, and its outputs repeat the first attempt's exactly.
+   */
+  private async installNewerModel(tasks: readonly PartitionTask[], now: number): Promise<void> {
+    const models = this.options.models;
+    if (models === undefined || now - this.lastModelCheck < 1000) return;
+    this.lastModelCheck = now;
+    const latest = models.latest();
+    if (latest === null) return;
+    const installed = tasks.filter((task) => task.offerModel(latest));
+    if (installed.length === 0) return;
+    await this.checkpoint(installed);
+    // A rule set without a model-based rule takes no model: nothing to announce then.
+    if (installed.some((task) => task.modelVersion === latest.version)) this.options.onModelInstalled?.(latest.version);
   }
 
   private async read(task: PartitionTask): Promise<PartitionInput> {
@@ -269,10 +313,12 @@ export class DistributedProcessor {
     if (output.late.length > 0) appends.push(log.append(STREAMS.lateReadings, toRecords(output.late)));
     await Promise.all(appends);
 
-    // Late readings live in the late-readings stream and the line's counter, nowhere else.
-    const late = output.late.length > 0 ? new Set(output.late.map((r) => r.id)) : undefined;
+    // Late readings live in the late-readings stream and the line's counter, nowhere else. Matched
+    // by identity (the topology hands back the very objects it was given), not by id: a late
+    // redelivery must not take its accepted first delivery in the same batch out with it.
+    const late = output.late.length > 0 ? new Set<ReadingEnvelope>(output.late) : undefined;
     const accepted: ReadingEnvelope[] = [];
-    for (const batch of batches) for (const reading of batch.readings) if (!late?.has(reading.id)) accepted.push(reading);
+    for (const batch of batches) for (const reading of batch.readings) if (!late?.has(reading)) accepted.push(reading);
     const cutoff = this.retentionCutoff();
     await readModel.apply({
       readings: accepted.filter((r) => r.eventTime >= cutoff),
@@ -340,6 +386,8 @@ export class DistributedProcessor {
           }),
       );
       for (const task of tasks) this.tasks.set(task.partition, task);
+      // A partition may come with an older model than this instance runs: check before its first poll.
+      this.lastModelCheck = -Infinity;
     } catch (err) {
       this.report(err, `could not take over partitions ${partitions.join(', ')}`);
       throw err;

@@ -1,5 +1,5 @@
 import { decodeEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
-import { StreamTopology, type AlertRule, type ProcessorOptions, type ProcessorOutput } from '@meterstream/processing';
+import { StreamTopology, type AlertRule, type ProcessorOptions, type ProcessorOutput, type VoltageModelVersion } from '@meterstream/processing';
 import type { LineCounters } from '@meterstream/read-model';
 import type { StreamRecord } from '@meterstream/stream';
 import { decodeCheckpoint, encodeCheckpoint, PARTITION_CHECKPOINT_VERSION, type PartitionCheckpoint } from './partition-checkpoint';
@@ -46,6 +46,8 @@ export class PartitionTask {
   private saved: PartitionCheckpoint;
   /** Processed input or emitted output since the last saved checkpoint. */
   private changed = false;
+  /** The newest model version offered since the last rollback. */
+  private offeredModelVersion = 0;
   /** Per line, the late/duplicate totals last handed to the read model, to write only what changed. */
   private readonly writtenCounters = new Map<string, string>();
 
@@ -87,6 +89,24 @@ export class PartitionTask {
 
   get deadLetterPositionsByPartition(): Readonly<Record<string, string>> {
     return this.deadLetterPositions;
+  }
+
+  /** The voltage model version the partition's rules run with (0: learned online only). */
+  get modelVersion(): number {
+    return this.topology.modelVersion;
+  }
+
+  /**
+   * Installs a published model into the partition's rules (part of the state from here on)
+   * unless it runs that version or a newer one already, or was offered it before (a rule set
+   * without a model-based rule keeps version 0 whatever it is offered). True when installed.
+   */
+  offerModel(model: VoltageModelVersion): boolean {
+    if (model.version <= Math.max(this.topology.modelVersion, this.offeredModelVersion)) return false;
+    this.topology.installModel(model);
+    this.offeredModelVersion = model.version;
+    this.changed = true;
+    return true;
   }
 
   stats(): ReturnType<StreamTopology['stats']> {
@@ -147,6 +167,7 @@ export class PartitionTask {
     this.deadLetterPositions = saved.deadLetters;
     this.streamTimeMs = saved.streamTime;
     this.writtenCounters.clear();
+    this.offeredModelVersion = 0;
     this.changed = false;
   }
 

@@ -70,6 +70,11 @@ export interface ScoredReading {
   lineLevel: number;
 }
 
+/** The model's own scored reading: one reused object per line (no allocation per reading), and the meter's state. */
+interface ScoredInternal extends ScoredReading {
+  meter: MeterState | undefined;
+}
+
 /** A fired line window scored against the line baseline. */
 export interface ScoredWindow {
   mean: number;
@@ -132,15 +137,34 @@ export class LineVoltageModel {
   private readonly baseline: RecursiveLeastSquares;
   private readonly meters = new Map<string, MeterState>();
   private readonly x = new Float64Array(FEATURE_COUNT);
+  /** Event time of the reading whose features are in x. */
+  private xTime = NaN;
   private readonly bx = new Float64Array(BASELINE_FEATURE_COUNT);
   private readonly mx = new Float64Array(2);
+  private readonly scored: ScoredInternal = {
+    deviceId: '',
+    eventTime: 0,
+    voltage: 0,
+    predicted: 0,
+    residual: 0,
+    score: 0,
+    spread: 0,
+    meterReadings: 0,
+    loadKw: 0,
+    meterOffset: 0,
+    lineLevel: 0,
+    meter: undefined,
+  };
 
   constructor(private readonly options: VoltageModelOptions = DEFAULT_MODEL_OPTIONS) {
     this.reading = new RecursiveLeastSquares(FEATURE_COUNT, options.forgetting, priorWeights(), READING_PRIOR_VARIANCE);
     this.baseline = new RecursiveLeastSquares(BASELINE_FEATURE_COUNT, options.baselineForgetting, [0, 0, 0, 0, 0, 0], BASELINE_PRIOR_VARIANCE);
   }
 
-  /** Scores a reading; call learn() afterwards (or not, for an anomalous one). kw may be absent. */
+  /**
+   * Scores a reading; call learn() afterwards (or not, for an anomalous one). kw may be absent.
+   * The result is reused by the next call: read it (or copy it) before scoring another reading.
+   */
   score(deviceId: string, eventTime: number, voltage: number, kw: number | undefined): ScoredReading {
     if (kw !== undefined && Number.isFinite(kw)) {
       this.load = Number.isNaN(this.load) ? kw : this.load + ewmaWeight(eventTime - this.loadTime, this.options.loadTauMs) * (kw - this.load);
@@ -156,21 +180,23 @@ export class LineVoltageModel {
     }
     const level = Number.isNaN(this.level) ? voltage - offset : this.level;
     const predicted = this.reading.predict(writeFeatures(this.x, eventTime, load, offset, level));
+    this.xTime = eventTime;
     const residual = voltage - predicted;
     const spread = this.spread();
-    return {
-      deviceId,
-      eventTime,
-      voltage,
-      predicted,
-      residual,
-      score: residual / spread,
-      spread,
-      meterReadings: meter?.readings ?? 0,
-      loadKw: load,
-      meterOffset: offset,
-      lineLevel: level,
-    };
+    const scored = this.scored;
+    scored.deviceId = deviceId;
+    scored.eventTime = eventTime;
+    scored.voltage = voltage;
+    scored.predicted = predicted;
+    scored.residual = residual;
+    scored.score = residual / spread;
+    scored.spread = spread;
+    scored.meterReadings = meter?.readings ?? 0;
+    scored.loadKw = load;
+    scored.meterOffset = offset;
+    scored.lineLevel = level;
+    scored.meter = meter;
+    return scored;
   }
 
   /**
@@ -180,7 +206,7 @@ export class LineVoltageModel {
    */
   learn(scored: ScoredReading, meter: boolean, weights: boolean): void {
     const { deviceId, voltage } = scored;
-    let state = this.meters.get(deviceId);
+    let state = scored === this.scored && this.scored.deviceId === deviceId ? this.scored.meter : this.meters.get(deviceId);
     if (state === undefined) {
       // A new meter starts at its first deviation from the line, with no load dependence yet.
       state = { offset: new RecursiveLeastSquares(2, this.options.meterForgetting, [voltage - scored.lineLevel, 0], METER_PRIOR_VARIANCE), readings: 0 };
@@ -193,7 +219,8 @@ export class LineVoltageModel {
       state.readings++;
     }
     if (weights) {
-      writeFeatures(this.x, scored.eventTime, scored.loadKw, scored.meterOffset, scored.lineLevel);
+      // score() left this reading's features in this.x (learn always follows its score); rewrite only if not.
+      if (this.xTime !== scored.eventTime || this.x[6] !== scored.meterOffset) writeFeatures(this.x, scored.eventTime, scored.loadKw, scored.meterOffset, scored.lineLevel);
       this.reading.update(this.x, voltage);
       const abs = Math.abs(scored.residual);
       this.meanAbs = Number.isNaN(this.meanAbs) ? Math.max(abs, this.options.minSpreadV) : this.meanAbs + this.options.spreadAlpha * (abs - this.meanAbs);

@@ -22,6 +22,9 @@ interface MeterState {
   same: number;
   changed: number;
   firstSameAt: number;
+  /** Mirrors of the alert book for this meter, so the per-reading path builds no keys. */
+  stuckOpen: boolean;
+  staleOpen: boolean;
 }
 
 export interface MeterHealthState {
@@ -50,7 +53,6 @@ export class MeterHealthRule implements AlertRule {
   onReading(reading: ReadingEnvelope, emit: (alert: AlertEnvelope) => void): void {
     const body = reading.body;
     const deviceId = reading.deviceId ?? body.deviceId;
-    const subject = { lineId: reading.lineId, deviceId };
     let meters = this.lines.get(reading.lineId);
     if (meters === undefined) {
       meters = new Map();
@@ -60,13 +62,14 @@ export class MeterHealthRule implements AlertRule {
     const kw = typeof body.kw === 'number' ? body.kw : null;
     const state = meters.get(deviceId);
     if (state === undefined) {
-      meters.set(deviceId, { lastSeen: reading.eventTime, voltage: body.voltage, current, kw, same: 0, changed: 0, firstSameAt: reading.eventTime });
+      meters.set(deviceId, { lastSeen: reading.eventTime, voltage: body.voltage, current, kw, same: 0, changed: 0, firstSameAt: reading.eventTime, stuckOpen: false, staleOpen: false });
       return;
     }
     if (reading.eventTime > state.lastSeen) {
-      if (this.book.isOpen(subject, 'meter-stale')) {
+      if (state.staleOpen) {
+        state.staleOpen = false;
         this.book.clear(
-          subject,
+          { lineId: reading.lineId, deviceId },
           'meter-stale',
           `Meter ${deviceId} on line ${reading.lineId} reporting again after ${minutes(reading.eventTime - state.lastSeen)} of silence`,
           { value: reading.eventTime - state.lastSeen, threshold: this.options.staleAfterMs, windowStart: state.lastSeen, windowEnd: reading.eventTime },
@@ -89,27 +92,30 @@ export class MeterHealthRule implements AlertRule {
     state.voltage = body.voltage;
     state.current = current;
     state.kw = kw;
-    const evidence = {
+    if (state.same >= this.options.stuckReadings ? state.stuckOpen : !state.stuckOpen || state.changed < this.options.unstuckReadings) return;
+    const evidence = () => ({
       value: body.voltage,
       threshold: this.options.stuckReadings,
       repeats: state.same,
       windowStart: state.firstSameAt,
       windowEnd: reading.eventTime,
-    };
+    });
     if (state.same >= this.options.stuckReadings) {
+      state.stuckOpen = true;
       this.book.raise(
-        subject,
+        { lineId: reading.lineId, deviceId },
         'meter-stuck',
         'warning',
         `Meter ${deviceId} on line ${reading.lineId} stuck: ${state.same + 1} readings in a row of exactly ${formatVolts(body.voltage)}` +
           `${kw === null ? '' : `, ${kw} kW`}; its values are frozen`,
-        evidence,
+        evidence(),
         reading.eventTime,
         reading.ingestTime,
         emit,
       );
-    } else if (state.changed >= this.options.unstuckReadings) {
-      this.book.clear(subject, 'meter-stuck', `Meter ${deviceId} on line ${reading.lineId} measuring again (values changed)`, evidence, reading.eventTime, reading.ingestTime, emit);
+    } else {
+      state.stuckOpen = false;
+      this.book.clear({ lineId: reading.lineId, deviceId }, 'meter-stuck', `Meter ${deviceId} on line ${reading.lineId} measuring again (values changed)`, evidence(), reading.eventTime, reading.ingestTime, emit);
     }
   }
 
@@ -120,7 +126,8 @@ export class MeterHealthRule implements AlertRule {
     if (meters === undefined) return;
     const cutoff = body.windowEnd - this.options.staleAfterMs;
     for (const [deviceId, state] of meters) {
-      if (state.lastSeen >= cutoff) continue;
+      if (state.lastSeen >= cutoff || state.staleOpen) continue;
+      state.staleOpen = true;
       this.book.raise(
         { lineId: body.lineId, deviceId },
         'meter-stale',

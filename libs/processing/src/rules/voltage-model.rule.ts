@@ -76,6 +76,9 @@ interface MeterDetector {
   driftCalm: number;
   /** Event times of the last `anomalyOf` scored readings, newest last (evidence span). */
   times: number[];
+  /** Whether this meter's voltage-anomaly / meter-drift alert is open (mirrors the alert book, without building its key per reading). */
+  anomalyOpen: boolean;
+  driftOpen: boolean;
   /** The range of line load the meter's offset model has seen: its load slope means nothing before the load has moved. */
   minLoad: number;
   maxLoad: number;
@@ -156,7 +159,7 @@ export class VoltageModelRule implements AlertRule {
     const shocked = line.shock > Math.max(SHOCK_MIN_V, SHOCK_SPREADS * scored.spread);
     let meter = line.meters.get(deviceId);
     if (meter === undefined) {
-      meter = { flags: 0, calm: 0, drift: 0, driftHigh: 0, driftCalm: 0, times: [], minLoad: scored.loadKw, maxLoad: scored.loadKw };
+      meter = { flags: 0, calm: 0, drift: 0, driftHigh: 0, driftCalm: 0, times: [], anomalyOpen: false, driftOpen: false, minLoad: scored.loadKw, maxLoad: scored.loadKw };
       line.meters.set(deviceId, meter);
     }
     const subject = { lineId: reading.lineId, deviceId };
@@ -169,7 +172,7 @@ export class VoltageModelRule implements AlertRule {
     }
     // Only an open alert makes a meter suspect: freezing on a mere hint of drift would stop a
     // young model from ever learning its load slope.
-    const suspect = this.book.isOpen(subject, MODEL_ALERT_KINDS.anomaly) || this.book.isOpen(subject, MODEL_ALERT_KINDS.drift);
+    const suspect = meter.anomalyOpen || meter.driftOpen;
     const outlier = Math.abs(scored.score) > d.anomalyRaiseScore;
     const learnable = !suspect && !shocked && !outlier;
     line.model.learn(scored, learnable, learnable);
@@ -309,6 +312,31 @@ export class VoltageModelRule implements AlertRule {
     return line;
   }
 
+  private anomalyEvidence(scored: ScoredReading, meter: MeterDetector, eventTime: number) {
+    return {
+      value: scored.voltage,
+      expected: round3(scored.predicted),
+      threshold: round3(this.detection.anomalyRaiseScore * scored.spread),
+      score: round3(scored.score),
+      modelVersion: this.modelVersion,
+      windowStart: meter.times[0],
+      windowEnd: eventTime,
+    };
+  }
+
+  private driftEvidence(scored: ScoredReading, meter: MeterDetector, eventTime: number) {
+    return {
+      value: round3(meter.drift),
+      expected: 0,
+      threshold: this.detection.driftRaiseV,
+      score: round3(meter.drift / scored.spread),
+      modelVersion: this.modelVersion,
+      windowStart: meter.times[0] ?? eventTime,
+      windowEnd: eventTime,
+      voltage: scored.voltage,
+    };
+  }
+
   private anomaly(reading: ReadingEnvelope, scored: ScoredReading, meter: MeterDetector, subject: { lineId: string; deviceId: string }, emit: (alert: AlertEnvelope) => void): void {
     const d = this.detection;
     const mask = (1 << d.anomalyOf) - 1;
@@ -317,24 +345,16 @@ export class VoltageModelRule implements AlertRule {
     meter.times.push(reading.eventTime);
     if (meter.times.length > d.anomalyOf) meter.times.shift();
     const kind = MODEL_ALERT_KINDS.anomaly;
-    const evidence = () => ({
-      value: scored.voltage,
-      expected: round3(scored.predicted),
-      threshold: round3(d.anomalyRaiseScore * scored.spread),
-      score: round3(scored.score),
-      modelVersion: this.modelVersion,
-      windowStart: meter.times[0],
-      windowEnd: reading.eventTime,
-    });
-    if (this.book.isOpen(subject, kind)) {
+    if (meter.anomalyOpen) {
       if (Math.abs(scored.score) < d.anomalyClearScore) {
         if (++meter.calm >= d.anomalyClearReadings) {
           meter.calm = 0;
+          meter.anomalyOpen = false;
           this.book.clear(
             subject,
             kind,
             `Meter ${subject.deviceId} on line ${subject.lineId} back in line with the model for ${d.anomalyClearReadings} readings (${formatVolts(scored.voltage)}, expected ${formatVolts(round1(scored.predicted))})`,
-            evidence(),
+            this.anomalyEvidence(scored, meter, reading.eventTime),
             reading.eventTime,
             reading.ingestTime,
             emit,
@@ -346,6 +366,7 @@ export class VoltageModelRule implements AlertRule {
     if (popcount(meter.flags) >= d.anomalyRaiseCount) {
       meter.calm = 0;
       meter.flags = 0;
+      meter.anomalyOpen = true;
       const direction = scored.residual < 0 ? 'below' : 'above';
       this.book.raise(
         subject,
@@ -353,7 +374,7 @@ export class VoltageModelRule implements AlertRule {
         'warning',
         `Meter ${subject.deviceId} on line ${subject.lineId} reads ${formatVolts(round1(Math.abs(scored.residual)))} ${direction} the model's expectation ` +
           `(${formatVolts(scored.voltage)} vs ${formatVolts(round1(scored.predicted))}, score ${round1(scored.score)}) in ${d.anomalyRaiseCount} of its last ${d.anomalyOf} readings`,
-        evidence(),
+        this.anomalyEvidence(scored, meter, reading.eventTime),
         reading.eventTime,
         reading.ingestTime,
         emit,
@@ -367,25 +388,16 @@ export class VoltageModelRule implements AlertRule {
     const limit = d.anomalyRaiseScore * scored.spread;
     meter.drift += d.driftAlpha * (Math.max(-limit, Math.min(limit, scored.residual)) - meter.drift);
     const kind = MODEL_ALERT_KINDS.drift;
-    const evidence = () => ({
-      value: round3(meter.drift),
-      expected: 0,
-      threshold: d.driftRaiseV,
-      score: round3(meter.drift / scored.spread),
-      modelVersion: this.modelVersion,
-      windowStart: meter.times[0] ?? reading.eventTime,
-      windowEnd: reading.eventTime,
-      voltage: scored.voltage,
-    });
-    if (this.book.isOpen(subject, kind)) {
+    if (meter.driftOpen) {
       if (Math.abs(meter.drift) < d.driftClearV) {
         if (++meter.driftCalm >= d.driftClearReadings) {
           meter.driftCalm = 0;
+          meter.driftOpen = false;
           this.book.clear(
             subject,
             kind,
             `Meter ${subject.deviceId} on line ${subject.lineId} no longer drifting: its readings are back within ${formatVolts(d.driftClearV)} of the model`,
-            evidence(),
+            this.driftEvidence(scored, meter, reading.eventTime),
             reading.eventTime,
             reading.ingestTime,
             emit,
@@ -398,13 +410,14 @@ export class VoltageModelRule implements AlertRule {
       if (++meter.driftHigh >= d.driftRaiseReadings) {
         meter.driftHigh = 0;
         meter.driftCalm = 0;
+        meter.driftOpen = true;
         this.book.raise(
           subject,
           kind,
           'warning',
           `Meter ${subject.deviceId} on line ${subject.lineId} drifting ${meter.drift < 0 ? 'low' : 'high'}: its readings sit ${formatVolts(round1(Math.abs(meter.drift)))} ` +
             `${meter.drift < 0 ? 'below' : 'above'} the line's pattern and keep to one side; check the meter's voltage sensor`,
-          evidence(),
+          this.driftEvidence(scored, meter, reading.eventTime),
           reading.eventTime,
           reading.ingestTime,
           emit,

@@ -189,7 +189,12 @@ export class ClusterClient {
     return this.connecting;
   }
 
-  private async fetchOnce(topic: string, partition: number, offset: bigint, maxBytes: number): Promise<{ messages: RawMessage[]; highWatermark: bigint }> {
+  private async fetchOnce(
+    topic: string,
+    partition: number,
+    offset: bigint,
+    maxBytes: number,
+  ): Promise<{ messages: RawMessage[]; highWatermark: bigint }> {
     const broker = await this.leaderOf(topic, partition);
     const response = (await broker.fetch({
       isolationLevel: READ_UNCOMMITTED, // no transactional producer writes these topics

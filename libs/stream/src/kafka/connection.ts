@@ -101,8 +101,9 @@ export class TopicRegistry {
   }
 
   private async create(topic: string, spec: Omit<ITopicConfig, 'topic'>): Promise<number> {
-    const admin = await this.admin();
+    let admin: Admin;
     try {
+      admin = await this.admin();
       // Returns false when the topic already exists (another instance created it first).
       await admin.createTopics({ topics: [{ topic, ...spec }], waitForLeaders: true });
     } catch (error) {

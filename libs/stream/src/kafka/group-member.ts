@@ -14,7 +14,14 @@ export interface GroupMemberOptions {
   retry?: RetryOptions;
 }
 
-type MemberState = 'joining' | 'member' | 'rebalancing' | 'restarting' | 'failed' | 'left';
+/**
+ * joining: before the first assignment; member: assigned; rebalancing / restarting: kafkajs is
+ * rejoining (a rebalance, a lost connection, or a fresh consumer after kafkajs gave up); left.
+ */
+type MemberState = 'joining' | 'member' | 'rebalancing' | 'restarting' | 'left';
+
+/** Waits between fresh consumers when kafkajs gives up on one: 1 s doubling to 30 s. */
+const REJOIN_BACKOFF_MS = { first: 1000, max: 30_000 };
 
 /**
  * A member of a Kafka consumer group that only takes part in the group protocol: its partitions
@@ -26,21 +33,32 @@ type MemberState = 'joining' | 'member' | 'rebalancing' | 'restarting' | 'failed
  * one call at a time and in that order. kafkajs has no "before rejoin" hook, so a partition
  * moved by a rebalance may be in flight at its old owner for one batch after the new owner got
  * it; the processor's deterministic, idempotent outputs and newest-wins checkpoints absorb that.
+ *
+ * kafkajs restarts its consumer by itself after retriable errors (a broker restart). When it
+ * gives up (an error it deems final), the member revokes everything (kafkajs has left the group,
+ * the others take the partitions) and joins again with a fresh consumer, until leave().
  */
 export class KafkaGroupMember implements GroupMembership {
+  private consumer: Consumer;
   private current: string[] = [];
   private state: MemberState = 'joining';
   private changes: Promise<void> = Promise.resolve();
   private joinedWaiters: (() => void)[] = [];
-  private firstAssignment: Promise<void> = Promise.resolve();
+  private rejoinTimer: NodeJS.Timeout | null = null;
+  private rejoinBackoffMs = REJOIN_BACKOFF_MS.first;
+  /** Settles the first assignment joinGroup() waits for; null once it has. */
+  private settleFirst: ((error?: unknown) => void) | null = null;
 
   private constructor(
-    private readonly consumer: Consumer,
+    private readonly kafka: Kafka,
     readonly groupId: string,
     readonly topic: string,
     private readonly listener: GroupListener,
     private readonly logger: KafkaLogger,
-  ) {}
+    private readonly options: GroupMemberOptions,
+  ) {
+    this.consumer = this.newConsumer();
+  }
 
   static async join(
     kafka: Kafka,
@@ -50,19 +68,8 @@ export class KafkaGroupMember implements GroupMembership {
     logger: KafkaLogger,
     options: GroupMemberOptions = {},
   ): Promise<KafkaGroupMember> {
-    const heartbeatInterval = options.heartbeatIntervalMs ?? 1000;
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval,
-      rebalanceTimeout: options.rebalanceTimeoutMs ?? 30_000,
-      // A paused consumer sleeps this long between heartbeats checks: keep it at the heartbeat pace.
-      maxWaitTimeInMs: heartbeatInterval,
-      allowAutoTopicCreation: false,
-      retry: options.retry,
-    });
-    const member = new KafkaGroupMember(consumer, groupId, topic, listener, logger);
-    await member.start(options.joinTimeoutMs ?? 60_000);
+    const member = new KafkaGroupMember(kafka, groupId, topic, listener, logger, options);
+    await member.firstJoin(options.joinTimeoutMs ?? 60_000);
     return member;
   }
 
@@ -77,17 +84,20 @@ export class KafkaGroupMember implements GroupMembership {
       await this.untilMember(deadline - Date.now(), 'commit offsets');
       // kafkajs's commitOffsets quietly does nothing while its runner is (re)starting, even just
       // after the join event; only its COMMIT_OFFSETS event proves the broker took the commit.
+      const consumer = this.consumer;
       let committed = false;
-      const stopListening = this.consumer.on(this.consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+      const stopListening = consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
         if (payload.topics.some((t) => t.topic === this.topic)) committed = true;
       });
       try {
-        await this.consumer.commitOffsets(offsets.map(({ partition, offset }) => ({ topic: this.topic, partition, offset })));
+        await consumer.commitOffsets(offsets.map(({ partition, offset }) => ({ topic: this.topic, partition, offset })));
       } finally {
         stopListening();
       }
       if (committed) return;
-      if (Date.now() >= deadline) throw new Error(`could not commit offsets of Kafka group "${this.groupId}" within ${timeoutMs} ms: the member kept rejoining`);
+      if (Date.now() >= deadline) {
+        throw new Error(`could not commit offsets of Kafka group "${this.groupId}" within ${timeoutMs} ms: the member kept rejoining`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -96,6 +106,8 @@ export class KafkaGroupMember implements GroupMembership {
   async leave(): Promise<void> {
     if (this.state === 'left') return;
     this.state = 'left';
+    if (this.rejoinTimer !== null) clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = null;
     this.enqueue(async () => {
       const gone = this.current;
       this.current = [];
@@ -105,75 +117,117 @@ export class KafkaGroupMember implements GroupMembership {
     await this.consumer.disconnect();
   }
 
-  /** True while kafkajs runs the consumer (a member, or rejoining after a rebalance or error). */
+  /** False once left. */
   isActive(): boolean {
-    return this.state !== 'failed' && this.state !== 'left';
+    return this.state !== 'left';
   }
 
-  private async start(joinTimeoutMs: number): Promise<void> {
-    const { GROUP_JOIN, REBALANCING, CRASH } = this.consumer.events;
-    // joinGroup() resolves once the first assignment is applied, and fails if the listener does.
-    let settleFirst: ((error?: unknown) => void) | null = null;
-    this.firstAssignment = new Promise<void>((resolve, reject) => {
-      settleFirst = (error) => (error === undefined ? resolve() : reject(error));
+  private newConsumer(): Consumer {
+    const heartbeatInterval = this.options.heartbeatIntervalMs ?? 1000;
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs ?? 30_000,
+      // A paused consumer sleeps this long between heartbeats: keep it at the heartbeat pace.
+      maxWaitTimeInMs: heartbeatInterval,
+      allowAutoTopicCreation: false,
+      retry: this.options.retry,
     });
-    this.consumer.on(GROUP_JOIN, ({ payload }) => {
-      // Pause again on every join: after a crash-restart kafkajs builds a fresh, unpaused group state.
-      this.consumer.pause([{ topic: this.topic }]);
+    const { GROUP_JOIN, REBALANCING, CRASH } = consumer.events;
+    consumer.on(GROUP_JOIN, ({ payload }) => {
+      if (consumer !== this.consumer) return;
+      // Pause on every join: after a restart kafkajs builds a fresh, unpaused group state.
+      consumer.pause([{ topic: this.topic }]);
       if (this.state === 'left') return;
       this.state = 'member';
+      this.rejoinBackoffMs = REJOIN_BACKOFF_MS.first;
       const partitions = (payload.memberAssignment[this.topic] ?? []).map(String);
       const applied = this.enqueue(() => this.apply(partitions));
-      const settle = settleFirst;
-      settleFirst = null;
+      const settle = this.settleFirst;
+      this.settleFirst = null;
       if (settle) applied.then(() => settle(), (error: unknown) => settle(error ?? new Error('group listener failed')));
       for (const wake of this.joinedWaiters.splice(0)) wake();
     });
-    this.consumer.on(REBALANCING, () => {
-      if (this.state === 'member') this.state = 'rebalancing';
+    consumer.on(REBALANCING, () => {
+      if (consumer === this.consumer && this.state === 'member') this.state = 'rebalancing';
     });
-    this.consumer.on(CRASH, ({ payload }) => {
-      if (this.state === 'left') return;
+    consumer.on(CRASH, ({ payload }) => {
+      if (consumer !== this.consumer || this.state === 'left') return;
+      this.state = 'restarting';
       if (payload.restart) {
-        this.state = 'restarting';
-        this.logger.warn(`Kafka group ${this.groupId}: member lost its connection (${describeKafkaError(payload.error)}); rejoining`);
+        this.logger.warn(`Kafka group ${this.groupId}: member lost its connection (${describeKafkaError(payload.error)}); kafkajs rejoins`);
         return;
       }
-      // kafkajs gave up on this consumer: its partitions go to the other members once its session
-      // expires, so stop using them now.
-      this.state = 'failed';
-      this.logger.warn(`Kafka group ${this.groupId}: member stopped after an error it cannot retry: ${describeKafkaError(payload.error)}`);
+      // kafkajs gave up on this consumer and left the group: the others take its partitions, so
+      // stop using them now. Before the first assignment that fails joinGroup(); after it, a fresh
+      // consumer joins again.
+      this.logger.warn(`Kafka group ${this.groupId}: member stopped after an error kafkajs does not retry: ${describeKafkaError(payload.error)}`);
       this.enqueue(() => this.apply([]));
+      const settle = this.settleFirst;
+      this.settleFirst = null;
+      if (settle) settle(payload.error);
+      else this.scheduleRejoin();
     });
+    return consumer;
+  }
 
+  private async firstJoin(joinTimeoutMs: number): Promise<void> {
+    const first = new Promise<void>((resolve, reject) => {
+      this.settleFirst = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    first.catch(() => undefined); // awaited below; may settle before that
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topics: [this.topic] });
-      await this.consumer.run({
-        autoCommit: false,
-        // Offsets never move in memory either: the records are read elsewhere.
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ pause }) => {
-          pause(); // belt and braces: a batch fetched before the pause took effect
-        },
-      });
-      let timer: NodeJS.Timeout | undefined;
+      await this.run(this.consumer);
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`no assignment from Kafka group "${this.groupId}" on topic ${this.topic} within ${joinTimeoutMs} ms`)),
           joinTimeoutMs,
         );
       });
-      try {
-        await Promise.race([this.firstAssignment, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await Promise.race([first, timeout]);
     } catch (error) {
       this.state = 'left';
+      this.settleFirst = null;
       await this.consumer.disconnect().catch(() => undefined);
       throw new Error(`could not join Kafka group "${this.groupId}" on topic ${this.topic}: ${describeKafkaError(error)}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic] });
+    await consumer.run({
+      autoCommit: false,
+      // Offsets never move in memory either: the records are read elsewhere.
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ pause }) => {
+        pause(); // belt and braces: a batch fetched before the pause took effect
+      },
+    });
+  }
+
+  private scheduleRejoin(): void {
+    if (this.state === 'left' || this.rejoinTimer !== null) return;
+    const wait = this.rejoinBackoffMs;
+    this.rejoinBackoffMs = Math.min(wait * 2, REJOIN_BACKOFF_MS.max);
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = null;
+      if (this.state === 'left') return;
+      const previous = this.consumer;
+      this.consumer = this.newConsumer();
+      void previous
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => (this.state === 'left' ? undefined : this.run(this.consumer)))
+        .catch((error: unknown) => {
+          this.logger.warn(`Kafka group ${this.groupId}: could not join again: ${describeKafkaError(error)}; retrying`);
+          this.scheduleRejoin();
+        });
+    }, wait);
   }
 
   private async apply(assignment: string[]): Promise<void> {
@@ -196,13 +250,14 @@ export class KafkaGroupMember implements GroupMembership {
     this.changes = run.catch((error: unknown) => {
       this.logger.warn(`Kafka group ${this.groupId}: the group listener failed: ${describeKafkaError(error)}`);
     });
+    run.catch(() => undefined); // reported just above; a caller that awaits `run` still sees the error
     return run;
   }
 
   private async untilMember(timeoutMs: number, what: string): Promise<void> {
     if (this.state === 'member') return;
+    if (this.state === 'left') throw new Error(`cannot ${what}: this process left Kafka group "${this.groupId}"`);
     if (timeoutMs <= 0) throw new Error(`cannot ${what}: Kafka group "${this.groupId}" is still rejoining`);
-    if (!this.isActive()) throw new Error(`cannot ${what}: this process is no longer a member of Kafka group "${this.groupId}" (${this.state})`);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.joinedWaiters = this.joinedWaiters.filter((w) => w !== wake);
