@@ -25,6 +25,12 @@ export interface VoltageModelOptions {
   spreadAlpha: number;
   /** The spread never counts as smaller than this (volts): a perfectly quiet line must not make 0.05 V an anomaly. */
   minSpreadV: number;
+  /**
+   * The reading weights learn from every n-th learnable reading of the line (the level, the meter
+   * offsets and the spread from every one). Eight weights shared by a whole line move slowly; the
+   * O(d²) update on each of 200 readings a minute buys nothing but CPU.
+   */
+  weightUpdateEvery: number;
 }
 
 export const DEFAULT_MODEL_OPTIONS: VoltageModelOptions = {
@@ -35,6 +41,7 @@ export const DEFAULT_MODEL_OPTIONS: VoltageModelOptions = {
   baselineForgetting: 0.999,
   spreadAlpha: 0.01,
   minSpreadV: 0.1,
+  weightUpdateEvery: 4,
 };
 
 /** Mean absolute deviation × √(π/2) estimates σ for normal residuals, and shrugs off outliers far better than a variance. */
@@ -96,6 +103,7 @@ export interface LineVoltageModelSnapshot {
   load: number | null;
   levelTime: number | null;
   loadTime: number | null;
+  learnable: number;
   meanAbs: number | null;
   baselineMeanAbs: number | null;
   reading: RlsSnapshot;
@@ -139,6 +147,8 @@ export class LineVoltageModel {
   private readonly x = new Float64Array(FEATURE_COUNT);
   /** Event time of the reading whose features are in x. */
   private xTime = NaN;
+  /** Learnable readings since the last weight update (see weightUpdateEvery). */
+  private learnable = 0;
   private readonly bx = new Float64Array(BASELINE_FEATURE_COUNT);
   private readonly mx = new Float64Array(2);
   private readonly scored: ScoredInternal = {
@@ -219,9 +229,12 @@ export class LineVoltageModel {
       state.readings++;
     }
     if (weights) {
-      // score() left this reading's features in this.x (learn always follows its score); rewrite only if not.
-      if (this.xTime !== scored.eventTime || this.x[6] !== scored.meterOffset) writeFeatures(this.x, scored.eventTime, scored.loadKw, scored.meterOffset, scored.lineLevel);
-      this.reading.update(this.x, voltage);
+      if (++this.learnable >= this.options.weightUpdateEvery) {
+        this.learnable = 0;
+        // score() left this reading's features in this.x (learn always follows its score); rewrite only if not.
+        if (this.xTime !== scored.eventTime || this.x[6] !== scored.meterOffset) writeFeatures(this.x, scored.eventTime, scored.loadKw, scored.meterOffset, scored.lineLevel);
+        this.reading.update(this.x, voltage);
+      }
       const abs = Math.abs(scored.residual);
       this.meanAbs = Number.isNaN(this.meanAbs) ? Math.max(abs, this.options.minSpreadV) : this.meanAbs + this.options.spreadAlpha * (abs - this.meanAbs);
     }
@@ -302,6 +315,7 @@ export class LineVoltageModel {
       load: nullable(this.load),
       levelTime: nullable(this.levelTime),
       loadTime: nullable(this.loadTime),
+      learnable: this.learnable,
       meanAbs: nullable(this.meanAbs),
       baselineMeanAbs: nullable(this.baselineMeanAbs),
       reading: this.reading.snapshot(),
@@ -315,6 +329,7 @@ export class LineVoltageModel {
     model.level = snapshot.level ?? NaN;
     model.load = snapshot.load ?? NaN;
     model.levelTime = snapshot.levelTime ?? NaN;
+    model.learnable = snapshot.learnable ?? 0;
     model.loadTime = snapshot.loadTime ?? NaN;
     model.meanAbs = snapshot.meanAbs ?? NaN;
     model.baselineMeanAbs = snapshot.baselineMeanAbs ?? NaN;

@@ -74,8 +74,9 @@ interface MeterDetector {
   drift: number;
   driftHigh: number;
   driftCalm: number;
-  /** Event times of the last `anomalyOf` scored readings, newest last (evidence span). */
+  /** Event times of the last `anomalyOf` scored readings, a ring: times[head] is the oldest (evidence span). */
   times: number[];
+  head: number;
   /** Whether this meter's voltage-anomaly / meter-drift alert is open (mirrors the alert book, without building its key per reading). */
   anomalyOpen: boolean;
   driftOpen: boolean;
@@ -159,7 +160,7 @@ export class VoltageModelRule implements AlertRule {
     const shocked = line.shock > Math.max(SHOCK_MIN_V, SHOCK_SPREADS * scored.spread);
     let meter = line.meters.get(deviceId);
     if (meter === undefined) {
-      meter = { flags: 0, calm: 0, drift: 0, driftHigh: 0, driftCalm: 0, times: [], anomalyOpen: false, driftOpen: false, minLoad: scored.loadKw, maxLoad: scored.loadKw };
+      meter = { flags: 0, calm: 0, drift: 0, driftHigh: 0, driftCalm: 0, times: [], head: 0, anomalyOpen: false, driftOpen: false, minLoad: scored.loadKw, maxLoad: scored.loadKw };
       line.meters.set(deviceId, meter);
     }
     const subject = { lineId: reading.lineId, deviceId };
@@ -319,7 +320,7 @@ export class VoltageModelRule implements AlertRule {
       threshold: round3(this.detection.anomalyRaiseScore * scored.spread),
       score: round3(scored.score),
       modelVersion: this.modelVersion,
-      windowStart: meter.times[0],
+      windowStart: oldest(meter, eventTime),
       windowEnd: eventTime,
     };
   }
@@ -331,7 +332,7 @@ export class VoltageModelRule implements AlertRule {
       threshold: this.detection.driftRaiseV,
       score: round3(meter.drift / scored.spread),
       modelVersion: this.modelVersion,
-      windowStart: meter.times[0] ?? eventTime,
+      windowStart: oldest(meter, eventTime),
       windowEnd: eventTime,
       voltage: scored.voltage,
     };
@@ -342,8 +343,11 @@ export class VoltageModelRule implements AlertRule {
     const mask = (1 << d.anomalyOf) - 1;
     const anomalous = Math.abs(scored.score) > d.anomalyRaiseScore;
     meter.flags = ((meter.flags << 1) | (anomalous ? 1 : 0)) & mask;
-    meter.times.push(reading.eventTime);
-    if (meter.times.length > d.anomalyOf) meter.times.shift();
+    if (meter.times.length < d.anomalyOf) meter.times.push(reading.eventTime);
+    else {
+      meter.times[meter.head] = reading.eventTime;
+      meter.head = (meter.head + 1) % d.anomalyOf;
+    }
     const kind = MODEL_ALERT_KINDS.anomaly;
     if (meter.anomalyOpen) {
       if (Math.abs(scored.score) < d.anomalyClearScore) {
@@ -425,6 +429,11 @@ export class VoltageModelRule implements AlertRule {
       }
     } else meter.driftHigh = 0;
   }
+}
+
+/** The oldest event time in the meter's ring of recent readings. */
+function oldest(meter: MeterDetector, fallback: number): number {
+  return meter.times.length === 0 ? fallback : meter.times[meter.times.length < 2 ? 0 : meter.head % meter.times.length];
 }
 
 function popcount(bits: number): number {

@@ -1,0 +1,56 @@
+import { loadConfig } from '@meterstream/config';
+import { ratiosToEmbedded, type BackendKind, type PhaseRates } from '../bench-options';
+import type { Workload } from '../workload';
+import { assertReachable, openBackend } from './backend-logs';
+import { backendWorkload } from './backend-workload';
+import { measureBackend, type BackendResult } from './measure-backend';
+
+/** Stage 6 of the bench, as it appears in the JSON under `backends`. */
+export type StreamBackendsResult = Partial<Record<BackendKind, BackendResult>> & {
+  workload: { readings: number; records: number; lines: number; meters: number; appendBatch: number };
+  /** Each other backend's produce / consume / end-to-end rate divided by the embedded log's. */
+  ratioToEmbedded: Partial<Record<BackendKind, PhaseRates>>;
+};
+
+/** Fails with the script that starts the engines when one of `kinds` does not answer. */
+export async function assertBackendsReachable(kinds: readonly BackendKind[]): Promise<void> {
+  for (const kind of kinds) await assertReachable(kind);
+}
+
+/**
+ * The same recorded workload through each backend, one after the other in this process (see
+ * measureBackend for what is timed). Every backend gets fresh topics/streams and a fresh read
+ * model, and is cleaned up before the next starts, so none competes with another for the CPU.
+ */
+export async function measureStreamBackends(kinds: readonly BackendKind[], workload: Workload, progress: (line: string) => void): Promise<StreamBackendsResult> {
+  const input = backendWorkload(workload, loadConfig({}).BRIDGE_BATCH_MAX);
+  const result: StreamBackendsResult = {
+    workload: {
+      readings: input.readings,
+      records: input.records.length,
+      lines: workload.lines,
+      meters: workload.lines * workload.metersPerLine,
+      appendBatch: input.appendBatch,
+    },
+    ratioToEmbedded: {},
+  };
+  for (const kind of kinds) {
+    progress(`${kind}:`);
+    const backend = openBackend(kind, (message) => progress(`${kind}: ${message}`));
+    try {
+      const measured = await measureBackend(backend, input, progress);
+      result[kind] = measured;
+      progress(`${kind}: end to end ${measured.endToEnd.readingsPerSec.toLocaleString('en')} readings/s, lost ${measured.lost}`);
+    } finally {
+      await backend.dispose();
+    }
+  }
+  const rates = (r: BackendResult): PhaseRates => ({ produce: r.produce.readingsPerSec, consume: r.consume.readingsPerSec, endToEnd: r.endToEnd.readingsPerSec });
+  const embedded = result.embedded;
+  if (embedded) {
+    const others: Partial<Record<BackendKind, PhaseRates>> = {};
+    for (const kind of kinds) if (kind !== 'embedded' && result[kind]) others[kind] = rates(result[kind]);
+    result.ratioToEmbedded = ratiosToEmbedded(rates(embedded), others);
+  }
+  return result;
+}
