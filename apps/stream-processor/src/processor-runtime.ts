@@ -1,3 +1,4 @@
+import { changedLineCounters } from './line-counters';
 import type Database from 'better-sqlite3';
 import {
   decodeEnvelope,
@@ -62,6 +63,7 @@ export class ProcessorRuntime {
   private wake: (() => void) | undefined;
   private lastPruneAt = 0;
   private lastModelCheck = -Infinity;
+  private offeredModelVersion = 0;
   /** Per-line late/duplicate totals last written to the read model, to write only what changed. */
   private readonly writtenCounters = new Map<string, string>();
   private readonly commitBatch: (batch: CommitBatch) => void;
@@ -87,6 +89,7 @@ export class ProcessorRuntime {
     this.writtenCounters.clear();
     this.topology = new StreamTopology(this.options.topology, checkpoint.topology ?? undefined, this.options.rules?.());
     this.lastModelCheck = -Infinity;
+    this.offeredModelVersion = 0;
   }
 
   /**
@@ -98,7 +101,9 @@ export class ProcessorRuntime {
     if (models === undefined || now - this.lastModelCheck < 1000) return;
     this.lastModelCheck = now;
     const latest = models.latest();
-    if (latest !== null && latest.version > this.topology.modelVersion) {
+    if (latest !== null && latest.version > Math.max(this.topology.modelVersion, this.offeredModelVersion)) {
+      // Offered once: a rule set without a model (fixed-variance) keeps version 0 and must not be offered it again every second.
+      this.offeredModelVersion = latest.version;
       this.topology.installModel(latest);
       this.options.onModelInstalled?.(latest.version);
     }
@@ -214,9 +219,11 @@ export class ProcessorRuntime {
     const cutoff = this.streamTime - this.options.readingRetentionMs;
     this.readModel.pruneReadingsSync(cutoff);
     // Late readings live in the late-readings stream and the line's counter, nowhere else.
-    const late = output.late.length > 0 ? new Set(output.late.map((r) => r.id)) : undefined;
+    // By identity, not id: a reading and its own late redelivery can share a batch, and only the
+    // redelivery is late.
+    const late = output.late.length > 0 ? new Set<ReadingEnvelope>(output.late) : undefined;
     this.readModel.applySync({
-      readings: batch.readings.filter((r) => r.eventTime >= cutoff && !late?.has(r.id)),
+      readings: batch.readings.filter((r) => r.eventTime >= cutoff && !late?.has(r)),
       aggregates: output.aggregates,
       alerts: output.alerts,
       deadLetters: batch.deadLetters,
@@ -226,16 +233,7 @@ export class ProcessorRuntime {
   }
 
   private changedLineCounters(): LineCounters[] {
-    const { lateCounts, duplicateCounts } = this.topology.stats();
-    const changed: LineCounters[] = [];
-    for (const lineId of new Set([...Object.keys(lateCounts), ...Object.keys(duplicateCounts)])) {
-      const counters = { lineId, lateReadings: lateCounts[lineId] ?? 0, duplicateReadings: duplicateCounts[lineId] ?? 0 };
-      const key = `${counters.lateReadings}/${counters.duplicateReadings}`;
-      if (this.writtenCounters.get(lineId) === key) continue;
-      this.writtenCounters.set(lineId, key);
-      changed.push(counters);
-    }
-    return changed;
+    return changedLineCounters(this.topology.stats(), this.writtenCounters);
   }
 
   /** Retention of the log itself (append time, like Kafka's retention.ms), once a minute. */

@@ -1,3 +1,4 @@
+import { changedLineCounters } from '../line-counters';
 import { decodeEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { StreamTopology, type AlertRule, type ProcessorOptions, type ProcessorOutput, type VoltageModelVersion } from '@meterstream/processing';
 import type { LineCounters } from '@meterstream/read-model';
@@ -172,15 +173,6 @@ export class PartitionTask {
   }
 
   private changedLineCounters(): LineCounters[] {
-    const { lateCounts, duplicateCounts } = this.topology.stats();
-    const changed: LineCounters[] = [];
-    for (const lineId of new Set([...Object.keys(lateCounts), ...Object.keys(duplicateCounts)])) {
-      const counters = { lineId, lateReadings: lateCounts[lineId] ?? 0, duplicateReadings: duplicateCounts[lineId] ?? 0 };
-      const key = `${counters.lateReadings}/${counters.duplicateReadings}`;
-      if (this.writtenCounters.get(lineId) === key) continue;
-      this.writtenCounters.set(lineId, key);
-      changed.push(counters);
-    }
-    return changed;
+    return changedLineCounters(this.topology.stats(), this.writtenCounters);
   }
 }
