@@ -41,6 +41,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
       this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${READINGS_TOPIC_FILTER}`),
     );
     this.subscriber = subscriber;
+    this.logger.log(`appending to ${describeStreamLog(this.config)}`);
     await subscriber.start();
     this.stopReporter = startRateReporter(
       'ingest',
@@ -60,9 +61,22 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
   }
 }
 
+/** Where the bridge's appends go (STREAM_BACKEND), for the start-up line. */
+function describeStreamLog(config: Config): string {
+  switch (config.STREAM_BACKEND) {
+    case 'embedded':
+      return `the embedded log ${config.databaseFile}`;
+    case 'kafka':
+      return `Kafka ${config.KAFKA_BROKERS} (topics ${config.KAFKA_TOPIC_PREFIX}*)`;
+    case 'kinesis':
+      return `Kinesis ${config.KINESIS_ENDPOINT ?? config.AWS_REGION} (streams ${config.KINESIS_STREAM_PREFIX}*)`;
+  }
+}
+
 @Module({
   providers: [
     { provide: CONFIG, useFactory: () => loadConfig() },
+    // STREAM_BACKEND: the embedded log, Kafka or Kinesis; the bridge only appends, through the async port.
     { provide: STREAM_LOG, useFactory: (config: Config) => createStreamLog(config), inject: [CONFIG] },
     {
       provide: IngestBridge,

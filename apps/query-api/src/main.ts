@@ -1,23 +1,34 @@
 /**
- * Standalone query API: `node dist/apps/query-api/src/main.js`. Reads the same SQLite file the
- * stream processor writes (config.databaseFile), in WAL mode so reads never block its writes.
+ * Standalone query API: `node dist/apps/query-api/src/main.js`. Serves the read model the stream
+ * processor writes, chosen by READ_MODEL_BACKEND (createReadModel), and appends acknowledgements
+ * to the alerts stream of STREAM_BACKEND (createStreamLog), so the processor's alert channels
+ * deliver them like every other alert event.
  *
- * If the API starts before the processor, it creates the database file and the empty read-model
- * tables (both idempotent) and serves empty lists until the processor fills them; it never needs
- * a restart. That is why it opens the file read-write, although it only reads.
+ * SQLite (default): the same file the processor writes (config.databaseFile), in WAL mode so
+ * reads never block its writes. If the API starts before the processor, it creates the database
+ * file and the empty read-model tables (both idempotent) and serves empty lists until the
+ * processor fills them; it never needs a restart. That is why it opens the file read-write,
+ * although it only reads. Elasticsearch: the index templates are installed at start-up
+ * (idempotent), so the API also may start first; an unreachable cluster fails the start.
  */
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '@meterstream/config';
+import { loadConfig, type Config } from '@meterstream/config';
 import { exitWithParent } from '@meterstream/observability';
-import { SqliteReadModel } from '@meterstream/read-model';
 import { createStreamLog } from '@meterstream/stream';
+// Not yet exported from @meterstream/read-model's index (see libs/read-model/src/create-read-model.ts).
+import { createReadModel } from '../../../libs/read-model/src/create-read-model';
 import { StreamAlertEventSink } from './alerts/alert-events';
 import { createApiApp } from './create-api-app';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const readModel = SqliteReadModel.open(config.databaseFile);
-  const log = createStreamLog(config);
+  const readModel = await createReadModel(config);
+  const log = await Promise.resolve()
+    .then(() => createStreamLog(config))
+    .catch(async (err: unknown) => {
+      await readModel.close();
+      throw err;
+    });
   const app = await createApiApp({ readModel, alertEvents: new StreamAlertEventSink(log), config }).catch(async (err: unknown) => {
     await readModel.close();
     await log.close();
@@ -27,7 +38,7 @@ async function main(): Promise<void> {
 
   const { address, port } = app.getHttpServer().address() as AddressInfo;
   const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  console.log(`query API listening on ${base} (database ${config.databaseFile})`);
+  console.log(`query API listening on ${base} (${describeBackends(config)})`);
   console.log(`dashboard: ${base}/  ·  OpenAPI UI: ${base}/docs  ·  OpenAPI JSON: ${base}/docs-json`);
 
   let stopping = false;
@@ -43,6 +54,18 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   exitWithParent();
+}
+
+/** Where the API reads and where acknowledgements go, for the start-up line. */
+function describeBackends(config: Config): string {
+  const readModel = config.READ_MODEL_BACKEND === 'sqlite' ? `read model SQLite ${config.databaseFile}` : `read model Elasticsearch ${config.ELASTICSEARCH_URL} (indices ${config.ELASTICSEARCH_INDEX_PREFIX}*)`;
+  const streams =
+    config.STREAM_BACKEND === 'embedded'
+      ? `acknowledgements to the embedded log ${config.databaseFile}`
+      : config.STREAM_BACKEND === 'kafka'
+        ? `acknowledgements to Kafka ${config.KAFKA_BROKERS} (topics ${config.KAFKA_TOPIC_PREFIX}*)`
+        : `acknowledgements to Kinesis (streams ${config.KINESIS_STREAM_PREFIX}*)`;
+  return `${readModel}; ${streams}`;
 }
 
 main().catch((err: unknown) => {

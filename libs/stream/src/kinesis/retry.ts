@@ -47,6 +47,8 @@ export function isRetryableKinesisError(error: unknown): boolean {
   const e = error as { code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown } | null;
   if (!e || typeof e !== 'object') return false;
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
+  // A network error from another realm (jest's sandbox) reaches us wrapped, with only its text left.
+  if (/socket hang up|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|TimeoutError/.test(String((error as { message?: unknown }).message ?? ''))) return true;
   const status = e.$metadata?.httpStatusCode;
   return e.$retryable !== undefined || status === 429 || (status !== undefined && status >= 500);
 }
