@@ -7,6 +7,7 @@ import { measureBackend, type BackendResult } from './measure-backend';
 
 /** Stage 6 of the bench, as it appears in the JSON under `backends`. */
 export type StreamBackendsResult = Partial<Record<BackendKind, BackendResult>> & {
+  name: string;
   workload: { readings: number; records: number; lines: number; meters: number; appendBatch: number };
   /** Each other backend's produce / consume / end-to-end rate divided by the embedded log's. */
   ratioToEmbedded: Partial<Record<BackendKind, PhaseRates>>;
@@ -24,7 +25,26 @@ export async function assertBackendsReachable(kinds: readonly BackendKind[]): Pr
  */
 export async function measureStreamBackends(kinds: readonly BackendKind[], workload: Workload, progress: (line: string) => void): Promise<StreamBackendsResult> {
   const input = backendWorkload(workload, loadConfig({}).BRIDGE_BATCH_MAX);
+  const measured: Partial<Record<BackendKind, BackendResult>> = {};
+  for (const kind of kinds) {
+    progress(`${kind}:`);
+    const backend = openBackend(kind, (message) => progress(`${kind}: ${message}`));
+    try {
+      const result = await measureBackend(backend, input, progress);
+      measured[kind] = result;
+      progress(`${kind}: end to end ${result.endToEnd.readingsPerSec.toLocaleString('en')} readings/s, lost ${result.lost}`);
+    } finally {
+      await backend.dispose();
+    }
+  }
+  const rates = (r: BackendResult): PhaseRates => ({ produce: r.produce.readingsPerSec, consume: r.consume.readingsPerSec, endToEnd: r.endToEnd.readingsPerSec });
+  const others: Partial<Record<BackendKind, PhaseRates>> = {};
+  for (const [kind, r] of Object.entries(measured) as [BackendKind, BackendResult][]) if (kind !== 'embedded') others[kind] = rates(r);
   const result: StreamBackendsResult = {
+    name:
+      `the same ${input.readings.toLocaleString('en')} readings appended to each backend's readings stream in the bridge's batches of ${input.appendBatch}, ` +
+      'then the distributed processor to the end (outputs to the same backend, SQLite read model and checkpoints); ' +
+      'phases timed one after the other in this process, engines on the same host',
     workload: {
       readings: input.readings,
       records: input.records.length,
@@ -32,25 +52,8 @@ export async function measureStreamBackends(kinds: readonly BackendKind[], workl
       meters: workload.lines * workload.metersPerLine,
       appendBatch: input.appendBatch,
     },
-    ratioToEmbedded: {},
+    ...measured,
+    ratioToEmbedded: measured.embedded ? ratiosToEmbedded(rates(measured.embedded), others) : {},
   };
-  for (const kind of kinds) {
-    progress(`${kind}:`);
-    const backend = openBackend(kind, (message) => progress(`${kind}: ${message}`));
-    try {
-      const measured = await measureBackend(backend, input, progress);
-      result[kind] = measured;
-      progress(`${kind}: end to end ${measured.endToEnd.readingsPerSec.toLocaleString('en')} readings/s, lost ${measured.lost}`);
-    } finally {
-      await backend.dispose();
-    }
-  }
-  const rates = (r: BackendResult): PhaseRates => ({ produce: r.produce.readingsPerSec, consume: r.consume.readingsPerSec, endToEnd: r.endToEnd.readingsPerSec });
-  const embedded = result.embedded;
-  if (embedded) {
-    const others: Partial<Record<BackendKind, PhaseRates>> = {};
-    for (const kind of kinds) if (kind !== 'embedded' && result[kind]) others[kind] = rates(result[kind]);
-    result.ratioToEmbedded = ratiosToEmbedded(rates(embedded), others);
-  }
   return result;
 }
