@@ -169,12 +169,17 @@ async function main(): Promise<void> {
         : undefined,
   };
   // JSON.stringify leaves out what is undefined: the sections of stages that were skipped (--only).
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await new Promise((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, resolve));
   const lost = [direct?.lost, concentrated?.lost, ...backends.map((b) => backendResults?.[b]?.lost)];
   if (lost.some((l) => l !== undefined && l !== 0)) process.exitCode = 1;
 }
 
-main().catch((err: Error) => {
-  console.error(`bench failed: ${err.message}`);
-  process.exit(1);
-});
+main()
+  // Exit once the result is out: an engine client may keep sockets open after close() (kafkajs
+  // connections opened by concurrent first fetches stay up until the broker idles them out after
+  // 10 minutes), and the bench must not wait for that.
+  .then(() => process.exit())
+  .catch((err: Error) => {
+    console.error(`bench failed: ${err.message}`);
+    process.exit(1);
+  });
