@@ -119,6 +119,9 @@ function ewmaWeight(gapMs: number, tauMs: number): number {
   return 1 - Math.exp(-Math.max(1, Number.isFinite(gapMs) ? gapMs : tauMs) / tauMs);
 }
 
+/** The learning count a published (batch-fitted) model starts from: past every warm-up. */
+const TRAINED_UPDATES = 100_000;
+
 const READING_PRIOR_VARIANCE = [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 1e-4, 1e-4];
 const BASELINE_PRIOR_VARIANCE = [100, 0.25, 0.25, 0.25, 0.25, 25];
 const METER_PRIOR_VARIANCE = [1, 1];
@@ -294,11 +297,12 @@ export class LineVoltageModel {
   install(parameters: LineModelParameters): void {
     this.reading.reset(parameters.weights, READING_PRIOR_VARIANCE);
     this.baseline.reset(parameters.baseline, BASELINE_PRIOR_VARIANCE.map((v) => v / 100));
-    this.baseline.updates = Math.max(this.baseline.updates, 1);
+    // A published model is a trained one: its baseline and meter offsets need no warm-up here.
+    this.baseline.updates = Math.max(this.baseline.updates, TRAINED_UPDATES);
     for (const [id, [a, b]] of Object.entries(parameters.meters)) {
       const existing = this.meters.get(id);
       const offset = new RecursiveLeastSquares(2, this.options.meterForgetting, [a, b], METER_PRIOR_VARIANCE.map((v) => v / 100));
-      this.meters.set(id, { offset, readings: Math.max(existing?.readings ?? 0, 1_000) });
+      this.meters.set(id, { offset, readings: Math.max(existing?.readings ?? 0, TRAINED_UPDATES) });
     }
     if (parameters.meanAbsResidual > 0) this.meanAbs = parameters.meanAbsResidual;
     if (parameters.baselineMeanAbsResidual > 0) this.baselineMeanAbs = parameters.baselineMeanAbsResidual;

@@ -5,7 +5,9 @@ import { resolveProcessorOptions } from '../options';
 import { StreamTopology } from '../topology';
 import { createAlertRules } from './create-alert-rules';
 import { MeterHealthRule } from './meter-health.rule';
-import type { VoltageModelRuleState } from './voltage-model.rule';
+import { VoltageModelRule, type VoltageModelRuleState } from './voltage-model.rule';
+import type { AlertRule } from './rule';
+import type { VoltageModelVersion } from '../model/model-version';
 import { FixedVarianceRule } from './fixed-variance.rule';
 import { reading, T0, MINUTE } from '../testing/fixtures';
 
@@ -91,5 +93,41 @@ describe('FixedVarianceRule (the original baseline)', () => {
       ['raised', 95],
       ['cleared', 120],
     ]);
+  });
+});
+
+describe('a published model installed into a fresh processor', () => {
+  it('needs no warm-up: a regulator failing 10 minutes in is caught, and the alert names the version', () => {
+    // Train online for a day, publish what was learned as version 7 ...
+    const { topology: trained } = run(1, []);
+    const rule = (trained as unknown as { rules: AlertRule[] }).rules.find((r): r is VoltageModelRule => r instanceof VoltageModelRule)!;
+    const lines = Object.fromEntries(['L01', 'L02'].map((id) => [id, rule.lineModel(id)!.parameters()]));
+    const model: VoltageModelVersion = { version: 7, createdAt: '2026-11-03T00:00:00Z', trainedOn: { from: START, to: START + DAY }, lines };
+
+    // ... and install it into a processor that has seen nothing.
+    const fresh = new StreamTopology(options, undefined, createAlertRules(resolveProcessorOptions(options), 'meterstream'));
+    fresh.installModel(model);
+    expect(fresh.modelVersion).toBe(7);
+    const start = START + DAY;
+    const fault = start + 10 * MINUTE;
+    const alerts: AlertEnvelope[] = [];
+    const messages = generateMessages({
+      seed: 11,
+      lines: 2,
+      metersPerLine: 12,
+      intervalMs: 60_000,
+      start,
+      durationMs: 40 * MINUTE,
+      faults: [{ kind: 'failed-regulator', lineId: 'L01', start: fault, end: fault + 20 * MINUTE, params: { taps: 5 } }],
+    });
+    for (const m of messages) {
+      const parsed = parseReading(m.topic, m.payload, { ingestTime: m.simTime, maxFutureSkewMs: 1e12 });
+      if (parsed.ok) fresh.process('p0', parsed.envelope, m.simTime);
+      alerts.push(...fresh.takeOutput().alerts);
+    }
+    const raised = alerts.filter((a) => a.body.state === 'raised');
+    expect(raised.map((a) => [a.body.kind, a.lineId])).toEqual([['line-voltage-deviation', 'L01']]);
+    expect(raised[0].body.evidence.modelVersion).toBe(7);
+    expect(raised[0].body.raisedAt).toBeLessThan(fault + 5 * MINUTE);
   });
 });
