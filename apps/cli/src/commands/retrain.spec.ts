@@ -80,9 +80,10 @@ describe('meterstream retrain', () => {
     expect(text).toContain('retrain: readings with event time 2026-03-02T10:00:00.000Z → 2026-03-02T14:00:00.000Z');
     expect(text).toContain('in range      8,640 readings (0 duplicate deliveries dropped), 2 lines, 12 meters');
     expect(text).toContain('running model (checkpoint, from v1)');
-    expect(text).toMatch(/readings \(MAE\) +0\.1\d\d V +0\.\d\d\d V/);
-    expect(text).toMatch(/^ {2}L01 +[\d,]+ +[\d,]+ +0\.\d{3} V +0\.\d{3} V$/m);
-    expect(text).toMatch(/verdict +the new model is better: 0\.\d{3} V lower error \(\d+\.\d %\)/);
+    // The stale v1 is installed as a trained model (no warm-up), so it keeps much of its error.
+    expect(text).toMatch(/readings \(MAE\) +0\.1\d\d V +\d\.\d\d\d V/);
+    expect(text).toMatch(/^ {2}L01 +[\d,]+ +[\d,]+ +0\.\d{3} V +\d\.\d{3} V$/m);
+    expect(text).toMatch(/verdict +the new model is better: \d\.\d{3} V lower error \(\d+\.\d %\)/);
     expect(text).toContain(`published     version 2 to ${config.modelDir}`);
     expect(result.published).toBe(2);
     expect(new FileModelRegistry(config.modelDir).latest()?.version).toBe(2);
