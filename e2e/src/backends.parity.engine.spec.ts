@@ -33,7 +33,7 @@ import { SqliteReadModel } from '@meterstream/read-model';
 import { fleetLayout, generateMessages, type SimulatorOptions } from '@meterstream/simulator';
 import { createCheckpointStore, createStreamLog, openEmbeddedDatabase, type StreamLog } from '@meterstream/stream';
 import { SqliteTimeSeriesSink } from '@meterstream/timeseries';
-import { buildOnce, makeTempDir, waitFor } from '@meterstream/test-harness';
+import { buildOnce, makeTempDir, waitFor, forEachOutputLine } from '@meterstream/test-harness';
 import { IngestBridge } from '../../apps/ingest-bridge/src/ingest-bridge';
 import { createApiApp } from '../../apps/query-api/src/create-api-app';
 import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
@@ -139,15 +139,7 @@ class ServiceProcess {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(process.execPath, [path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop()!;
-        this.lines.push(...lines);
-      });
-    }
+    forEachOutputLine(this.child, (line) => this.lines.push(line));
   }
 
   get exited(): boolean {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { StreamLog, StreamRecord } from '@meterstream/stream';
-import { buildOnce, waitFor } from '@meterstream/test-harness';
+import { buildOnce, waitFor, forEachOutputLine } from '@meterstream/test-harness';
 
 /**
  * The ingest bridge and the stream processor on Kafka (STREAM_BACKEND=kafka), as OS processes
@@ -64,15 +64,7 @@ export class ServiceProcess {
     if (this.child.pid === undefined) throw new Error(`could not start the ${name}`);
     this.pid = this.child.pid;
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop()!;
-        for (const line of lines) this.keep(line);
-      });
-    }
+    forEachOutputLine(this.child, (line) => this.keep(line));
   }
 
   get running(): boolean {

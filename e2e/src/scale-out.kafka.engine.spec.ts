@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, type AppendRecord, type StreamRecord } from '@meterstream/stream';
-import { buildOnce, waitFor } from '@meterstream/test-harness';
+import { buildOnce, waitFor, forEachOutputLine } from '@meterstream/test-harness';
 import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
 import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
 import { KafkaStreamLog } from '../../libs/stream/src/kafka';
@@ -38,15 +38,7 @@ class ProcessorProcess {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(process.execPath, [path.join(ROOT, PROCESS_SCRIPT)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop()!;
-        for (const line of lines) this.parse(line);
-      });
-    }
+    forEachOutputLine(this.child, (line) => this.parse(line));
   }
 
   owns(count: number): boolean {

@@ -3,3 +3,4 @@ export * from './pipeline';
 export * from './seeded-random';
 export * from './temp-dir';
 export * from './wait-for';
+export * from './output-lines';
