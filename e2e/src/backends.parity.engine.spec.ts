@@ -34,7 +34,7 @@ import { fleetLayout, generateMessages, type SimulatorOptions } from '@meterstre
 import { createCheckpointStore, createStreamLog, openEmbeddedDatabase, type StreamLog } from '@meterstream/stream';
 import { SqliteTimeSeriesSink } from '@meterstream/timeseries';
 import { buildOnce, makeTempDir, waitFor, forEachOutputLine } from '@meterstream/test-harness';
-import { IngestBridge } from '../../apps/ingest-bridge/src/ingest-bridge';
+import { Ingest } from '@meterstream/ingest';
 import { createApiApp } from '../../apps/query-api/src/create-api-app';
 import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
 import { deduplicate } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
@@ -83,7 +83,7 @@ const MESSAGES = [...generateMessages(FLEET)];
  */
 async function ingest(log: StreamLog, config: Config): Promise<{ readings: number; deadLetters: number }> {
   let now = 0;
-  const bridge = new IngestBridge(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS, now: () => now });
+  const bridge = new Ingest(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS, now: () => now });
   for (let i = 0; i < MESSAGES.length; i += BRIDGE_BATCH) {
     const batch = MESSAGES.slice(i, i + BRIDGE_BATCH);
     now = batch[batch.length - 1].simTime + 500;

@@ -4,7 +4,7 @@ import { READINGS_TOPIC_FILTER } from '@meterstream/contracts';
 import { DurableSubscriber } from '@meterstream/mqtt';
 import { startRateReporter } from '@meterstream/observability';
 import { createStreamLog, type StreamLog } from '@meterstream/stream';
-import { IngestBridge } from './ingest-bridge';
+import { Ingest } from '@meterstream/ingest';
 
 export const CONFIG = Symbol('CONFIG');
 export const STREAM_LOG = Symbol('STREAM_LOG');
@@ -19,7 +19,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(STREAM_LOG) private readonly log: StreamLog,
-    private readonly bridge: IngestBridge,
+    private readonly bridge: Ingest,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -79,8 +79,8 @@ function describeStreamLog(config: Config): string {
     // STREAM_BACKEND: the embedded log, Kafka or Kinesis; the bridge only appends, through the async port.
     { provide: STREAM_LOG, useFactory: (config: Config) => createStreamLog(config), inject: [CONFIG] },
     {
-      provide: IngestBridge,
-      useFactory: (log: StreamLog, config: Config) => new IngestBridge(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS }),
+      provide: Ingest,
+      useFactory: (log: StreamLog, config: Config) => new Ingest(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS }),
       inject: [STREAM_LOG, CONFIG],
     },
     BridgeRunner,

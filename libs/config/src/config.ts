@@ -23,8 +23,12 @@ const schema = z
     MQTT_URL: optionalString,
     MQTT_HOST: z.string().default('127.0.0.1'),
     MQTT_PORT: int(1883, 0),
+    /** The service's own MQTT credentials (bridge, alert publisher); the embedded broker reserves them. */
     MQTT_USERNAME: optionalString,
     MQTT_PASSWORD: optionalString,
+    /** What meters log in with on the embedded broker; required with MQTT_USERNAME beyond loopback. */
+    MQTT_DEVICE_USERNAME: optionalString,
+    MQTT_DEVICE_PASSWORD: optionalString,
     MQTT_CLIENT_ID: z.string().default('meterstream-ingest-bridge'),
 
     STREAM_PARTITIONS: int(8, 1),
@@ -34,6 +38,15 @@ const schema = z
     BRIDGE_BATCH_MAX: int(2000, 1),
     BRIDGE_MAX_INFLIGHT: int(20000, 1),
     MAX_CLOCK_SKEW_MS: int(60 * 60 * 1000),
+    /** Readings stamped before this instant are refused (a meter whose clock reset to its epoch). */
+    EARLIEST_EVENT_TIME: z
+      .string()
+      .default('2000-01-01T00:00:00Z')
+      .refine((v) => Number.isFinite(Date.parse(v)), 'must be an ISO-8601 date-time, e.g. 2000-01-01T00:00:00Z'),
+    /** Largest MQTT payload accepted; larger ones become dead letters (their bytes kept). */
+    MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
+    /** Deepest JSON nesting accepted in a payload (a reading is 1, a concentrator batch 2). */
+    MAX_PAYLOAD_DEPTH: int(16, 2),
 
     WINDOW_SIZE_MS: int(60_000, 1000),
     /** Hopping windows: a new window every WINDOW_HOP_MS (must divide WINDOW_SIZE_MS); unset = tumbling. */

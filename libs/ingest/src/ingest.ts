@@ -1,6 +1,11 @@
 import { deadLetterFor, encodeEnvelope, parseMessage, STREAMS } from '@meterstream/contracts';
-import type { InboundMessage } from '@meterstream/mqtt';
 import type { AppendRecord, StreamLog } from '@meterstream/stream';
+
+/** One message as it arrived: its topic and its bytes, exactly (MQTT, or an IoT rule's record). */
+export interface IncomingMessage {
+  topic: string;
+  payload: Buffer;
+}
 
 export interface IngestCounters {
   readings: number;
@@ -9,12 +14,12 @@ export interface IngestCounters {
 }
 
 /**
- * The bridge's logic, free of MQTT: validates a batch of messages and appends the readings to
+ * Ingest, free of MQTT (the embedded broker and the external-broker bridge both use it): validates a batch of messages and appends the readings to
  * `readings` and everything invalid to `dead-letters` with its reason and raw bytes. The batch is
  * acknowledged to the broker only after this resolves, so it must not resolve before both appends
  * are durable — and it throws (leaving the batch unacknowledged, to be retried) if either fails.
  */
-export class IngestBridge {
+export class Ingest {
   readonly counters: IngestCounters = { readings: 0, deadLetters: 0, batches: 0 };
 
   constructor(
@@ -22,7 +27,7 @@ export class IngestBridge {
     private readonly options: { maxFutureSkewMs: number; now?: () => number },
   ) {}
 
-  async ingest(messages: readonly InboundMessage[]): Promise<void> {
+  async ingest(messages: readonly IncomingMessage[]): Promise<void> {
     const ingestTime = (this.options.now ?? Date.now)();
     const readings: AppendRecord[] = [];
     const deadLetters: AppendRecord[] = [];

@@ -2,7 +2,7 @@ import { decodeEnvelope, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope 
 import { EmbeddedStreamLog } from '@meterstream/stream';
 import { makeTempDir } from '@meterstream/test-harness';
 import * as path from 'node:path';
-import { IngestBridge } from './ingest-bridge';
+import { Ingest } from './ingest';
 
 const NOW = Date.parse('2026-11-29T06:00:00Z');
 const msg = (topic: string, payload: string) => ({ topic, payload: Buffer.from(payload), qos: 1 as const });
@@ -13,7 +13,7 @@ async function readAll(log: EmbeddedStreamLog, stream: string) {
   return out.map((r) => decodeEnvelope(r.value));
 }
 
-describe('IngestBridge', () => {
+describe('Ingest', () => {
   let temp: ReturnType<typeof makeTempDir>;
   let log: EmbeddedStreamLog;
   beforeEach(() => {
@@ -26,7 +26,7 @@ describe('IngestBridge', () => {
   });
 
   it('appends valid readings keyed by line and routes each invalid message to dead-letters with its reason and bytes', async () => {
-    const bridge = new IngestBridge(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
+    const bridge = new Ingest(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
     await bridge.ingest([
       msg('line/L01/SmartMeterData', '{"deviceId":"m1","ts":"2026-11-29T05:00:00Z","voltage":119.5}'),
       msg('line/L02/SmartMeterData', '{"deviceId":"m2","ts":"2026-11-29T05:00:00Z","voltage":"high"}'),
@@ -48,7 +48,7 @@ describe('IngestBridge', () => {
   });
 
   it('takes a data concentrator’s batch apart: good readings kept, the message dead-lettered with what was rejected', async () => {
-    const bridge = new IngestBridge(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
+    const bridge = new Ingest(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
     const batch = [
       { deviceId: 'm1', ts: '2026-11-29T05:00:00Z', voltage: 119.5 },
       { deviceId: 'm2', ts: '2026-11-29T05:00:00Z' },
@@ -64,7 +64,7 @@ describe('IngestBridge', () => {
 
   it('rejects the batch when the log cannot store it, so nothing is acknowledged', async () => {
     await log.close();
-    const bridge = new IngestBridge(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
+    const bridge = new Ingest(log, { maxFutureSkewMs: 3_600_000, now: () => NOW });
     await expect(bridge.ingest([msg('line/L01/SmartMeterData', '{"deviceId":"m1","ts":"2026-11-29T05:00:00Z","voltage":119.5}')])).rejects.toThrow();
     expect(bridge.counters.readings).toBe(0);
   });
