@@ -2,6 +2,7 @@ export * from './envelope';
 export * from './event-id';
 export * from './parse-reading';
 export * from './reading';
+export * from './show-value';
 export * from './streams';
 export * from './topics';
 

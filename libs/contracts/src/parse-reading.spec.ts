@@ -2,7 +2,8 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { deadLetter, deadLetterFor, MAX_READINGS_PER_MESSAGE, parseMessage, parseReading } from './parse-reading';
+import fc from 'fast-check';
+import { deadLetter, deadLetterFor, MAX_READINGS_PER_MESSAGE, nestingDepth, parseMessage, parseReading, type ParseOptions } from './parse-reading';
 
 const INGEST = Date.parse('2026-11-29T06:00:00.000Z');
 const topic = 'line/L07/SmartMeterData';
@@ -138,5 +139,176 @@ describe('the published JSON Schema', () => {
     expect(validate({ deviceId: 'm1', ts: good.ts })).toBe(false);
     expect(validate([good, { ...good, deviceId: 'm-2' }])).toBe(true);
     expect(validate([])).toBe(false);
+  });
+
+  it('expresses the numeric bounds, so a device maker’s own validation catches them', () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(__dirname, 'reading.v1.schema.json'), 'utf8'));
+    const validate = new Ajv({ strict: false }).compile(schema);
+    for (const bad of [{ kwh: 1e9 + 1 }, { kwh: 1e308 }, { voltage: 1e308 }, { ts: 1e308 }, { ts: 253402300800000 }, { current: -1 }, { kw: 2e4 }, { powerFactor: -1.5 }]) {
+      expect([bad, validate({ ...good, ...bad })]).toEqual([bad, false]);
+    }
+    expect(validate({ ...good, kwh: 1e9, ts: 253402300799999 })).toBe(true);
+    expect(schema.definitions.reading.properties.ts.description).toContain('earliest accepted event time (default 2000-01-01T00:00:00Z)');
+  });
+});
+
+describe('bounds of every number and time', () => {
+  const EARLIEST = Date.parse('2000-01-01T00:00:00Z');
+  const fieldError = (payload: unknown, options: Partial<ParseOptions> = {}) => {
+    const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const parsed = parseMessage(topic, Buffer.from(raw), { ingestTime: INGEST, ...options });
+    expect(parsed.readings).toEqual([]);
+    return parsed.rejections[0].errors[0];
+  };
+
+  it('rejects a time too large to be a date instead of throwing (ts 1e308 halted all ingest)', () => {
+    expect(fieldError('{"deviceId":"a","ts":1e308,"voltage":120}')).toEqual({ field: 'ts', message: expect.stringContaining('got 1e+308 (that is after the year 9999)') });
+    expect(fieldError({ deviceId: 'a', timeStampEpoch: 8.64e15, voltage: 120 })).toEqual({ field: 'timeStampEpoch', message: expect.stringContaining('after the year 9999') });
+    expect(fieldError({ deviceId: 'a', ts: 8.64e15 + 1, voltage: 120 }).field).toBe('ts');
+    expect(fieldError('{"deviceId":"a","ts":1e999,"voltage":120}').message).toContain('got Infinity (not a finite number)');
+    expect(fieldError('{"deviceId":"a","ts":-0,"voltage":120}').message).toContain('got -0 (epoch milliseconds before 1973 are not accepted)');
+  });
+
+  it('rejects readings dated before the earliest accepted instant (a clock reset), configurable', () => {
+    expect(fieldError({ deviceId: 'a', ts: '0001-01-01T00:00:00Z', voltage: 120 })).toEqual({
+      field: 'ts',
+      message: '0001-01-01T00:00:00.000Z is before the earliest accepted event time 2000-01-01T00:00:00.000Z; check the meter\'s clock (it may have reset)',
+    });
+    expect(fieldError({ deviceId: 'a', timeStampEpoch: EARLIEST - 1, voltage: 120 }).field).toBe('timeStampEpoch');
+    const atEarliest = parseMessage(topic, Buffer.from(JSON.stringify({ deviceId: 'a', ts: EARLIEST, voltage: 120 })), { ingestTime: INGEST });
+    expect(atEarliest.readings.map((r) => r.eventTime)).toEqual([EARLIEST]);
+    const in1990 = { deviceId: 'a', ts: '1990-06-01T00:00:00Z', voltage: 120 };
+    expect(fieldError(in1990).message).toContain('before the earliest accepted event time');
+    const later = parseMessage(topic, Buffer.from(JSON.stringify(in1990)), { ingestTime: INGEST, earliestEventTime: Date.parse('1980-01-01T00:00:00Z') });
+    expect(later.readings).toHaveLength(1);
+  });
+
+  it('accepts a time exactly at the future limit and rejects one millisecond past it', () => {
+    const skew = 60_000;
+    const at = parseMessage(topic, Buffer.from(JSON.stringify({ deviceId: 'a', ts: INGEST + skew, voltage: 120 })), { ingestTime: INGEST, maxFutureSkewMs: skew });
+    expect(at.readings).toHaveLength(1);
+    expect(fieldError({ deviceId: 'a', ts: INGEST + skew + 1, voltage: 120 }, { maxFutureSkewMs: skew }).message).toContain('in the future (limit 60 s)');
+  });
+
+  it('reads a leap second as the first second of the next minute instead of failing on it', () => {
+    const parsed = parse({ deviceId: 'a', ts: '2026-11-28T23:59:60.250Z', voltage: 120 });
+    expect(parsed.ok && parsed.envelope.body.ts).toBe('2026-11-29T00:00:00.250Z');
+    const offset = parse({ deviceId: 'a', ts: '2026-11-29T00:59:60+01:00', voltage: 120 });
+    expect(offset.ok && offset.envelope.body.ts).toBe('2026-11-29T00:00:00.000Z');
+  });
+
+  it('bounds kwh and shows non-finite values honestly', () => {
+    expect(fieldError('{"deviceId":"a","ts":1795928400000,"voltage":120,"kwh":1e308}')).toEqual({ field: 'kwh', message: 'must be <= 1000000000, got 1e+308' });
+    expect(parse({ deviceId: 'a', ts: 1795928400000, voltage: 120, kwh: 1e9 }).ok).toBe(true);
+    expect(fieldError('{"deviceId":"a","ts":1795928400000,"voltage":1e999}')).toEqual({ field: 'voltage', message: 'must be a finite number, got Infinity' });
+    expect(fieldError('{"deviceId":"a","ts":1795928400000,"voltage":120,"kw":-1e999}')).toEqual({ field: 'kw', message: 'must be a finite number, got -Infinity' });
+    expect(fieldError({ deviceId: 'a', ts: 1795928400000, voltage: 'NaN' })).toEqual({ field: 'voltage', message: 'must be number, got "NaN"' });
+  });
+
+  it('quotes long or hostile values briefly and escaped', () => {
+    const error = fieldError({ deviceId: `\u202E${'x'.repeat(5000)}`, ts: 1795928400000, voltage: 120 });
+    expect(error.field).toBe('deviceId');
+    expect(error.message).toContain('"\\u202exxx');
+    expect(error.message).toContain('(5001 characters)');
+    expect(error.message.length).toBeLessThan(200);
+  });
+});
+
+describe('limits checked before parsing', () => {
+  const reading = '{"deviceId":"a","ts":1795928400000,"voltage":120}';
+  const run = (payload: string | Buffer, options: Partial<ParseOptions> = {}) =>
+    parseMessage(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), { ingestTime: INGEST, ...options });
+
+  it('rejects a payload over the size limit with its size and the limit, and accepts one exactly at it', () => {
+    const padded = (size: number) => reading.slice(0, -1) + `,"pad":"${'p'.repeat(size - reading.length - 9)}"}`;
+    expect(Buffer.byteLength(padded(2048))).toBe(2048);
+    expect(run(padded(2048), { maxPayloadBytes: 2048 }).readings).toHaveLength(1);
+    expect(run(padded(2049), { maxPayloadBytes: 2048 }).rejections[0].errors).toEqual([
+      { field: '(payload)', message: 'is 2049 bytes, over the size limit of 2048 bytes; send fewer readings per message' },
+    ]);
+    expect(run(Buffer.alloc(256 * 1024 + 1, 0x20)).rejections[0].errors[0].message).toContain('over the size limit of 262144 bytes');
+  });
+
+  it('rejects nesting deeper than the limit, thousands of levels included, naming the depth found', () => {
+    const deep = `{"deviceId":"a","ts":1795928400000,"voltage":120,"x":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect(run(deep).rejections[0].errors).toEqual([
+      { field: '(payload)', message: 'is nested 5001 levels deep, over the nesting limit of 16 (a reading is 1 level, a concentrator array of readings 2)' },
+    ]);
+    expect(run('{"a":'.repeat(50_000)).rejections[0].errors[0].message).toContain('nested 50000 levels deep');
+    const nested = (levels: number) => `${reading.slice(0, -1)},"x":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    expect(run(nested(16)).readings).toHaveLength(1);
+    expect(run(nested(17)).rejections[0].errors[0].message).toContain('nested 17 levels deep');
+    // A concentrator batch is depth 2, so a limit of 2 still accepts one.
+    expect(run(`[${reading},${reading.replace('"a"', '"b"')}]`, { maxDepth: 2 }).readings).toHaveLength(2);
+    expect(run(`[${nested(2)}]`, { maxDepth: 2 }).rejections[0].errors[0].message).toContain('nested 3 levels deep, over the nesting limit of 2');
+  });
+
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    const tricky = `${reading.slice(0, -1)},"note":"\\"${'[{'.repeat(500)}\\\\","status":"}}]]"}`;
+    expect(JSON.parse(tricky).note).toMatch(/^"\[\{/);
+    expect(nestingDepth(Buffer.from(tricky))).toBe(1);
+    expect(run(tricky).readings).toHaveLength(1);
+  });
+
+  it('rejects bytes that are not UTF-8, saying where', () => {
+    const bytes = Buffer.concat([Buffer.from('{"deviceId":"a'), Buffer.from([0xff]), Buffer.from('","ts":1795928400000,"voltage":120}')]);
+    expect(run(bytes).rejections[0].errors).toEqual([{ field: '(payload)', message: 'is not valid UTF-8 (first bad byte near offset 14); JSON must be sent as UTF-8' }]);
+  });
+
+  it('reports invalid JSON with hidden characters escaped', () => {
+    expect(run('\u202E{').rejections[0].errors[0].message).toMatch(/^not valid JSON: .*\\u202e/);
+  });
+});
+
+describe('parseMessage never throws', () => {
+  const hostileTopics = ['line//SmartMeterData', 'line/a/b/SmartMeterData', 'line/a\u0000/SmartMeterData', 'line/%00/SmartMeterData', 'line/../SmartMeterData', `line/${'a'.repeat(5000)}/SmartMeterData`, 'line/\u202Eab/SmartMeterData'];
+
+  it('rejects every hostile topic of the fuzz report as a whole, with a (topic) reason', () => {
+    for (const t of hostileTopics) {
+      const parsed = parseMessage(t, Buffer.from(JSON.stringify(good)), { ingestTime: INGEST });
+      expect(parsed.readings).toEqual([]);
+      expect(parsed.rejections).toEqual([{ deviceId: null, errors: [{ field: '(topic)', message: expect.any(String) }] }]);
+      expect(deadLetterFor(t, Buffer.from(JSON.stringify(good)), parsed, INGEST)!.lineId).toBe('(unknown)');
+    }
+  });
+
+  it('for any topic and any bytes: every rejection names a field and says why', () => {
+    const payloads = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+      fc.record({ deviceId: fc.string(), ts: fc.oneof(fc.string(), fc.double(), fc.integer()), voltage: fc.double() }).map((v) => Buffer.from(JSON.stringify(v))),
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.constantFrom(topic, ...hostileTopics)), payloads, (t, payload) => {
+        const parsed = parseMessage(t, payload, { ingestTime: INGEST });
+        expect(parsed.readings.length + parsed.rejections.length).toBeGreaterThan(0);
+        for (const rejection of parsed.rejections) {
+          expect(rejection.errors.length).toBeGreaterThan(0);
+          for (const e of rejection.errors) expect(e.field.length * e.message.length).toBeGreaterThan(0);
+          expect(rejection.errors.map((e) => e.message).join(' ')).not.toContain('internal error');
+        }
+      }),
+      { seed: 20261129, numRuns: 2000 },
+    );
+  });
+});
+
+describe('nestingDepth (also what the API checks request bodies with)', () => {
+  const deeper = (text: string, max: number) => nestingDepth(Buffer.from(text)) > max;
+
+  it('counts nesting of arrays and objects', () => {
+    expect(deeper('{}', 1)).toBe(false);
+    expect(deeper('{"a":[1]}', 1)).toBe(true);
+    expect(deeper('{"a":[1]}', 2)).toBe(false);
+    expect(deeper('[[],[],[[]]]', 2)).toBe(true);
+    expect(deeper('[[],[],[]]', 2)).toBe(false);
+  });
+
+  it('skips brackets in strings, including after escaped quotes and backslashes', () => {
+    expect(deeper('{"a":"[[[[{{{{"}', 1)).toBe(false);
+    expect(deeper('{"a":"\\"[[["}', 1)).toBe(false);
+    // "\\\\" is one escaped backslash: the string ends right after it, so the bracket counts.
+    expect(deeper('{"a":"\\\\",  "b":[1]}', 1)).toBe(true);
+    expect(deeper('{"ä[":"€{"}', 1)).toBe(false);
   });
 });

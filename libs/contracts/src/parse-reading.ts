@@ -1,16 +1,30 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
+import { isUtf8 } from 'node:buffer';
 import { ENVELOPE_VERSION, type DeadLetterEnvelope, type ReadingEnvelope } from './envelope';
 import { deadLetterId, readingId } from './event-id';
 import type { FieldError, Reading } from './reading';
 import readingSchema from './reading.v1.schema.json';
-import { lineIdFromTopic } from './topics';
+import { showMessage, showValue } from './show-value';
+import { lineIdFromTopic, parseReadingTopic } from './topics';
 
 export interface ParseOptions {
   /** Wall-clock time the message arrived (epoch ms). */
   ingestTime: number;
   /** Readings stamped further than this ahead of ingestTime are rejected (a meter with a bad clock). */
   maxFutureSkewMs?: number;
+  /**
+   * Readings stamped before this instant (epoch ms) are rejected: a meter whose clock reset to its
+   * epoch. Default DEFAULT_EARLIEST_EVENT_TIME (2000-01-01T00:00:00Z).
+   */
+  earliestEventTime?: number;
+  /** Largest payload accepted, in bytes; larger ones are rejected unread. Default 256 KiB. */
+  maxPayloadBytes?: number;
+  /**
+   * Deepest JSON nesting accepted (a reading is 1, a concentrator batch 2), checked on the raw
+   * bytes before parsing. Default 16.
+   */
+  maxDepth?: number;
 }
 
 export type ParseResult =
@@ -35,7 +49,14 @@ addFormats(ajv, ['date-time']);
 ajv.addSchema(readingSchema);
 const validate = ajv.getSchema(`${readingSchema.$id}#/definitions/reading`)!;
 
-const DEFAULT_MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
+export const DEFAULT_EARLIEST_EVENT_TIME = Date.parse('2000-01-01T00:00:00Z');
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+export const DEFAULT_MAX_DEPTH = 16;
+/** The schema's largest epoch-milliseconds time: the last millisecond of year 9999. */
+const MAX_EPOCH_MS = readingSchema.definitions.reading.properties.timeStampEpoch.maximum;
+/** The schema's smallest: anything less is more likely epoch seconds or a counter than a time. */
+const MIN_EPOCH_MS = readingSchema.definitions.reading.properties.timeStampEpoch.minimum;
 const MAX_ERRORS = 10;
 const MAX_DEAD_LETTER_ERRORS = 50;
 /** A data concentrator may send up to this many readings in one message. */
@@ -45,26 +66,56 @@ export const MAX_READINGS_PER_MESSAGE = 1000;
  * Validates and normalises one MQTT message: a single reading (a meter) or an array of readings
  * of the topic's line (a data concentrator, which amortises the broker's per-message cost). Each
  * reading stands alone: the valid ones are kept, each invalid one is rejected with its own
- * errors, precise enough for a device maker to fix the payload. Never throws.
+ * errors, precise enough for a device maker to fix the payload. Never throws, whatever the topic
+ * and the bytes: one bad message must never stop the flow of the others.
  */
 export function parseMessage(topic: string, payload: Buffer, options: ParseOptions): ParsedMessage {
-  const topicLineId = lineIdFromTopic(topic);
-  const whole = (errors: FieldError[]): ParsedMessage => ({ readings: [], rejections: [{ errors, deviceId: null }] });
-  if (topicLineId === undefined) {
-    return whole([{ field: '(topic)', message: `topic "${topic}" is not line/{lineId}/SmartMeterData` }]);
+  try {
+    return parseUnguarded(topic, payload, options);
+  } catch (err) {
+    // Nothing is known to throw above; should something, this message is rejected, not the batch.
+    return wholeRejection({ field: '(payload)', message: `internal error while parsing: ${describeError(err)}` });
+  }
+}
+
+function wholeRejection(error: FieldError): ParsedMessage {
+  return { readings: [], rejections: [{ errors: [error], deviceId: null }] };
+}
+
+function parseUnguarded(topic: string, payload: Buffer, options: ParseOptions): ParsedMessage {
+  const parsedTopic = parseReadingTopic(topic);
+  if (!parsedTopic.ok) return wholeRejection({ field: '(topic)', message: parsedTopic.reason });
+  const topicLineId = parsedTopic.lineId;
+
+  // The cheap checks on the raw bytes come first: JSON.parse of a huge or deeply nested payload
+  // costs memory, and code that recurses over the result (JSON.stringify) runs out of stack.
+  const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (payload.length > maxBytes) {
+    return wholeRejection({ field: '(payload)', message: `is ${payload.length} bytes, over the size limit of ${maxBytes} bytes; send fewer readings per message` });
+  }
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const depth = nestingDepth(payload);
+  if (depth > maxDepth) {
+    return wholeRejection({
+      field: '(payload)',
+      message: `is nested ${depth} levels deep, over the nesting limit of ${maxDepth} (a reading is 1 level, a concentrator array of readings 2)`,
+    });
+  }
+  if (!isUtf8(payload)) {
+    return wholeRejection({ field: '(payload)', message: `is not valid UTF-8 (first bad byte near offset ${firstBadUtf8Offset(payload)}); JSON must be sent as UTF-8` });
   }
   let json: unknown;
   try {
     json = JSON.parse(payload.toString('utf8'));
   } catch (err) {
-    return whole([{ field: '(payload)', message: `not valid JSON: ${(err as Error).message}` }]);
+    return wholeRejection({ field: '(payload)', message: `not valid JSON: ${describeError(err)}` });
   }
   if (!Array.isArray(json)) {
     const result = normalise(json, topicLineId, options);
     return result.ok ? { readings: [result.envelope], rejections: [] } : { readings: [], rejections: [{ errors: result.errors, deviceId: result.deviceId }] };
   }
   if (json.length === 0 || json.length > MAX_READINGS_PER_MESSAGE) {
-    return whole([{ field: '(payload)', message: `an array must hold 1 to ${MAX_READINGS_PER_MESSAGE} readings, got ${json.length}` }]);
+    return wholeRejection({ field: '(payload)', message: `an array must hold 1 to ${MAX_READINGS_PER_MESSAGE} readings, got ${json.length}` });
   }
   const parsed: ParsedMessage = { readings: [], rejections: [] };
   json.forEach((element, index) => {
@@ -90,6 +141,39 @@ function isArrayPayload(payload: Buffer): boolean {
   return payload.toString('utf8').trimStart().startsWith('[');
 }
 
+/**
+ * The deepest nesting of objects and arrays in JSON text, from a scan of its bytes that skips the
+ * contents of strings (brackets in a string do not nest). Every byte of a multi-byte UTF-8
+ * character is >= 0x80, so none is mistaken for a quote, a backslash or a bracket.
+ */
+export function nestingDepth(payload: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < payload.length; i++) {
+    const byte = payload[i];
+    if (inString) {
+      if (byte === 0x5c) i++; // a backslash escapes the next byte (\" does not end the string)
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if ((byte === 0x7d || byte === 0x5d) && depth > 0) depth--;
+  }
+  return deepest;
+}
+
+/** Where a replacement character first appears when the bytes are decoded: the first invalid sequence or the byte after it. */
+function firstBadUtf8Offset(payload: Buffer): number {
+  const reencoded = Buffer.from(payload.toString('utf8'), 'utf8');
+  let i = 0;
+  while (i < payload.length && payload[i] === reencoded[i]) i++;
+  return i;
+}
+
+function describeError(err: unknown): string {
+  return showMessage(err instanceof Error ? err.message : showValue(err));
+}
+
 type Normalised = { ok: true; envelope: ReadingEnvelope } | { ok: false; errors: FieldError[]; deviceId: string | null };
 
 function normalise(json: unknown, topicLineId: string, options: ParseOptions): Normalised {
@@ -106,12 +190,21 @@ function normalise(json: unknown, topicLineId: string, options: ParseOptions): N
   }
   if (errors.length > 0) return fail(errors, deviceId);
 
-  const rawTime = (input.ts ?? input.timeStampEpoch) as string | number;
-  const eventTime = typeof rawTime === 'number' ? rawTime : Date.parse(rawTime);
+  // The schema has checked the time's type and form; what is left are the bounds that depend on
+  // the configuration and on the time of arrival.
+  const timeField = input.ts !== undefined ? 'ts' : 'timeStampEpoch';
+  const rawTime = input[timeField] as string | number;
+  const eventTime = typeof rawTime === 'number' ? rawTime : parseDateTime(rawTime);
+  if (!Number.isFinite(eventTime)) {
+    return fail([{ field: timeField, message: `${showValue(rawTime)} is not a date-time this service can read; send ${TIME_HELP}` }], deviceId);
+  }
+  const earliest = options.earliestEventTime ?? DEFAULT_EARLIEST_EVENT_TIME;
+  if (eventTime < earliest) {
+    return fail([{ field: timeField, message: `${isoOrValue(eventTime)} is before the earliest accepted event time ${isoOrValue(earliest)}; check the meter's clock (it may have reset)` }], deviceId);
+  }
   const skew = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   if (eventTime > options.ingestTime + skew) {
-    const field = input.ts !== undefined ? 'ts' : 'timeStampEpoch';
-    return fail([{ field, message: `${new Date(eventTime).toISOString()} is ${Math.round((eventTime - options.ingestTime) / 1000)} s in the future (limit ${skew / 1000} s); check the meter's clock` }], deviceId);
+    return fail([{ field: timeField, message: `${isoOrValue(eventTime)} is ${Math.round((eventTime - options.ingestTime) / 1000)} s in the future (limit ${skew / 1000} s); check the meter's clock` }], deviceId);
   }
 
   const reading: Reading = {
@@ -139,6 +232,23 @@ function normalise(json: unknown, topicLineId: string, options: ParseOptions): N
       body: reading,
     },
   };
+}
+
+/**
+ * Epoch ms of an RFC 3339 date-time the schema accepted. The schema allows a leap second
+ * (23:59:60), which Date.parse cannot read; like POSIX time, it counts as the first second of the
+ * next minute. NaN for anything else Date.parse cannot read.
+ */
+function parseDateTime(text: string): number {
+  const direct = Date.parse(text);
+  if (!Number.isNaN(direct)) return direct;
+  const leap = /^(.+\d\d:\d\d:)60(\.\d+)?([Zz]|[+-]\d\d:?\d\d)$/.exec(text);
+  return leap ? Date.parse(`${leap[1]}59${leap[2] ?? ''}${leap[3]}`) + 1000 : NaN;
+}
+
+/** ISO-8601 for any representable instant; the number itself otherwise (toISOString would throw). */
+function isoOrValue(epochMs: number): string {
+  return Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15 ? new Date(epochMs).toISOString() : showValue(epochMs);
 }
 
 /**
@@ -207,14 +317,28 @@ function describeSchemaErrors(errors: ErrorObject[], input: Record<string, unkno
       if (!hasTs && !hasAlias) out.set('ts', `is required: ${TIME_HELP} (timeStampEpoch is accepted as an alias)`);
       else if (hasTs && hasAlias) out.set('ts', 'send either ts or timeStampEpoch, not both');
     } else if (field === 'ts') {
-      out.set('ts', `must be ${TIME_HELP}, got ${JSON.stringify(input.ts)}${looksLikeSeconds(input.ts) ? ' (that looks like epoch seconds)' : ''}`);
+      out.set('ts', `must be ${TIME_HELP}, got ${showValue(input.ts)}${timeHint(input.ts)}`);
     } else if (field === 'timeStampEpoch') {
-      out.set(field, `must be epoch milliseconds (an integer), got ${JSON.stringify(input.timeStampEpoch)}${looksLikeSeconds(input.timeStampEpoch) ? ' (that looks like epoch seconds)' : ''}`);
+      out.set(field, `must be epoch milliseconds (an integer), got ${showValue(input.timeStampEpoch)}${timeHint(input.timeStampEpoch)}`);
     } else {
-      out.set(key, `${error.message ?? 'is invalid'}, got ${JSON.stringify(input[field.split('.')[0]])}`);
+      const value = input[field.split('.')[0]];
+      // JSON has no Infinity, but a number too large for a double (1e999) parses to it.
+      const message = typeof value === 'number' && !Number.isFinite(value) ? 'must be a finite number' : (error.message ?? 'is invalid');
+      out.set(key, `${message}, got ${showValue(value)}`);
     }
   }
   return [...out.entries()].map(([field, message]) => ({ field, message }));
+}
+
+/** Why a numeric time is wrong, when it is a number that is wrong in a recognisable way. */
+function timeHint(value: unknown): string {
+  if (typeof value !== 'number') return '';
+  if (!Number.isFinite(value)) return ' (not a finite number)';
+  if (looksLikeSeconds(value)) return ' (that looks like epoch seconds)';
+  if (!Number.isInteger(value)) return ' (not a whole number of milliseconds)';
+  if (value > MAX_EPOCH_MS) return ' (that is after the year 9999)';
+  if (value < MIN_EPOCH_MS) return ' (epoch milliseconds before 1973 are not accepted)';
+  return '';
 }
 
 function looksLikeSeconds(value: unknown): boolean {
