@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { decodeEnvelope, STREAMS, type AggregateEnvelope } from '@meterstream/contracts';
+import { Ingest } from '@meterstream/ingest';
 import { startEmbeddedBroker } from '@meterstream/mqtt';
 import { EmbeddedStreamLog } from '@meterstream/stream';
 import type { Workload } from './workload';
@@ -38,9 +39,10 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /**
- * MQTT publish → broker → bridge (durable, acknowledged) → log → processor → fired aggregates,
- * each service its own process as in `npm start`. The clock runs from the first publish until
- * the aggregates account for every published reading.
+ * MQTT publish → durable ingest (acknowledged) → log → processor → fired aggregates, as `npm start`
+ * runs it: the embedded broker ingests on its publish path in this process (no bridge), or, with
+ * an external broker, the bridge process subscribes to it. The processor is its own process. The
+ * clock runs from the first publish until the aggregates account for every published reading.
  */
 export async function measureEndToEnd(
   workload: Workload,
@@ -49,19 +51,25 @@ export async function measureEndToEnd(
   externalBrokerUrl?: string,
 ): Promise<EndToEndResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meterstream-bench-'));
-  const broker = externalBrokerUrl ? { url: externalBrokerUrl, close: async () => undefined } : await startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
+  const ingestLog = externalBrokerUrl ? undefined : EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
+  const ingest = ingestLog ? new Ingest(ingestLog, { maxFutureSkewMs: 60 * 60 * 1000 }) : undefined;
+  const broker = ingest
+    ? await startEmbeddedBroker({ host: '127.0.0.1', port: 0, ingest: (messages) => ingest.ingest(messages) })
+    : { url: externalBrokerUrl!, close: async () => undefined };
   const env = { DATA_DIR: dataDir, MQTT_URL: broker.url, MQTT_CLIENT_ID: `bench-bridge-${process.pid}` };
   const logs: string[] = [];
   const keep = (name: string) => (line: string) => logs.push(`[${name}] ${line}`);
-  let subscribed = false;
+  let subscribed = ingest !== undefined;
   const processor = service('apps/stream-processor/src/main.js', env, keep('processor'));
-  const bridge = service('apps/ingest-bridge/src/main.js', env, (line) => {
-    if (line.includes('subscribed to')) subscribed = true;
-    keep('bridge')(line);
-  });
+  const bridge = ingest
+    ? undefined
+    : service('apps/ingest-bridge/src/main.js', env, (line) => {
+        if (line.includes('subscribed to')) subscribed = true;
+        keep('bridge')(line);
+      });
   try {
     for (let i = 0; !subscribed; i++) {
-      if (i > 300 || bridge.exitCode !== null) throw new Error(`bridge did not subscribe:\n${logs.join('\n')}`);
+      if (i > 300 || (bridge && bridge.exitCode !== null)) throw new Error(`bridge did not subscribe:\n${logs.join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const log = EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
@@ -80,7 +88,7 @@ export async function measureEndToEnd(
     const deadline = Date.now() + 15 * 60_000;
     while (aggregated < expected) {
       if (Date.now() > deadline) throw new Error(`timed out with ${aggregated}/${expected} readings aggregated`);
-      if (bridge.exitCode !== null || processor.exitCode !== null) throw new Error(`a service died:\n${logs.slice(-30).join('\n')}`);
+      if ((bridge && bridge.exitCode !== null) || processor.exitCode !== null) throw new Error(`a service died:\n${logs.slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));
       for (const partition of await log.partitions(STREAMS.aggregates)) {
         for (;;) {
@@ -113,9 +121,10 @@ export async function measureEndToEnd(
       lost: expected - Math.min(inLog, aggregated),
     };
   } finally {
-    await stop(bridge);
+    if (bridge) await stop(bridge);
     await stop(processor);
     await broker.close();
+    await ingestLog?.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@ import { mosquitto, MOSQUITTO_URL } from './mosquitto';
 import { describePipeline } from './pipeline-suite';
 
 // The same end-to-end suite as with aedes, through Mosquitto from Debian.
-describePipeline('Mosquitto', mosquitto);
+describePipeline('Mosquitto', mosquitto, { bridge: true });
 
 describe('a reading published by hand with mosquitto_pub', () => {
   let temp: ReturnType<typeof makeTempDir>;

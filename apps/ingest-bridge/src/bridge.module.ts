@@ -1,12 +1,17 @@
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { loadConfig, type Config } from '@meterstream/config';
-import { READINGS_TOPIC_FILTER } from '@meterstream/contracts';
 import { DurableSubscriber } from '@meterstream/mqtt';
 import { startRateReporter } from '@meterstream/observability';
 import { createStreamLog, type StreamLog } from '@meterstream/stream';
-import { Ingest } from '@meterstream/ingest';
+import { createIngest, Ingest } from '@meterstream/ingest';
 
 export const CONFIG = Symbol('CONFIG');
+/**
+ * Everything under line/, not only line/+/SmartMeterData: a message on a malformed topic
+ * (line//SmartMeterData, line/a/b/SmartMeterData) becomes a dead letter with the reason instead
+ * of being acknowledged by the broker and dropped for want of a subscriber.
+ */
+export const INGEST_TOPIC_FILTER = 'line/#';
 export const STREAM_LOG = Symbol('STREAM_LOG');
 
 /** Wires the MQTT subscription to the bridge logic and owns their lifecycle. */
@@ -27,7 +32,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
     const subscriber = new DurableSubscriber({
       url,
       clientId: this.config.MQTT_CLIENT_ID,
-      topics: [READINGS_TOPIC_FILTER],
+      topics: [INGEST_TOPIC_FILTER],
       username: this.config.MQTT_USERNAME,
       password: this.config.MQTT_PASSWORD,
       maxBatch: this.config.BRIDGE_BATCH_MAX,
@@ -35,10 +40,10 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
       handleBatch: (messages) => this.bridge.ingest(messages),
     });
     subscriber.on('error', (err: Error) => this.logger.warn(`MQTT: ${err.message}`));
-    subscriber.on('batch-error', (err: Error) => this.logger.error(`append failed, batch kept unacknowledged and retried: ${err.message}`));
+    subscriber.on('batch-error', (err: Error) => this.logger.error(`the stream could not take the batch; it stays unacknowledged and is retried: ${err.message}`));
     subscriber.on('disconnect', () => this.logger.warn(`disconnected from ${url}; reconnecting`));
     subscriber.on('connect', ({ sessionPresent }: { sessionPresent: boolean }) =>
-      this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${READINGS_TOPIC_FILTER}`),
+      this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${INGEST_TOPIC_FILTER}`),
     );
     this.subscriber = subscriber;
     this.logger.log(`appending to ${describeStreamLog(this.config)}`);
@@ -80,7 +85,7 @@ function describeStreamLog(config: Config): string {
     { provide: STREAM_LOG, useFactory: (config: Config) => createStreamLog(config), inject: [CONFIG] },
     {
       provide: Ingest,
-      useFactory: (log: StreamLog, config: Config) => new Ingest(log, { maxFutureSkewMs: config.MAX_CLOCK_SKEW_MS }),
+      useFactory: (log: StreamLog, config: Config) => createIngest(log, config),
       inject: [STREAM_LOG, CONFIG],
     },
     BridgeRunner,

@@ -66,7 +66,7 @@ describe('createAlertChannels', () => {
   });
 
   it('connects MQTT with the configured credentials and a client id of its own (the bridge keeps its session)', async () => {
-    const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, username: 'meter', password: 'secret' });
+    const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, service: { username: 'meter', password: 'secret' } });
     const bridge = await mqtt.connectAsync(broker.url, { clientId: 'meterstream-ingest-bridge', username: 'meter', password: 'secret', reconnectPeriod: 0 });
     let bridgeKicked = false;
     bridge.on('close', () => (bridgeKicked = true));

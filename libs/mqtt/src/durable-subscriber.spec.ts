@@ -95,8 +95,58 @@ describe('DurableSubscriber', () => {
     await subscriber.stop();
   });
 
+  it('at stop, leaves a batch that could not be committed unacknowledged, so the broker redelivers it', async () => {
+    const errors: string[] = [];
+    const first = new DurableSubscriber({
+      url: broker.url,
+      clientId: 'bridge-e',
+      topics: ['line/+/SmartMeterData'],
+      handleBatch: async () => {
+        throw new Error('store unavailable');
+      },
+    });
+    first.on('batch-error', (e: Error) => errors.push(e.message));
+    await first.start();
+    await publishAll(broker.url, 50, 's');
+    await waitFor(() => errors.length > 0 && first.counters.received === 50, { what: 'a failed commit of all 50' });
+    await first.stop(); // SIGTERM while the batch still fails
+    expect(first.counters.acknowledged).toBe(0);
+
+    const durable = new Set<string>();
+    const second = new DurableSubscriber({
+      url: broker.url,
+      clientId: 'bridge-e',
+      topics: ['line/+/SmartMeterData'],
+      handleBatch: async (batch) => batch.forEach((m) => durable.add(m.payload.toString())),
+    });
+    await second.start();
+    await waitFor(() => durable.size === 50, { what: 'all 50 redelivered', timeoutMs: 20_000 });
+    await second.stop();
+  });
+
+  it('receives messages on malformed topics under line/# without being disconnected', async () => {
+    const topics: string[] = [];
+    const subscriber = new DurableSubscriber({
+      url: broker.url,
+      clientId: 'bridge-f',
+      topics: ['line/#'],
+      handleBatch: async (batch) => void topics.push(...batch.map((m) => m.topic)),
+    });
+    const disconnects: string[] = [];
+    subscriber.on('disconnect', (reason: string) => disconnects.push(reason));
+    await subscriber.start();
+    const client = await mqtt.connectAsync(broker.url, { clientId: `pub-topics-${Date.now()}` });
+    const sent = ['line//SmartMeterData', 'line/a/b/SmartMeterData', 'line/%00/SmartMeterData', 'line/L01/SmartMeterData'];
+    for (const topic of sent) await client.publishAsync(topic, '{}', { qos: 1 });
+    await client.endAsync();
+    await waitFor(() => topics.length === sent.length, { what: 'every topic delivered' });
+    expect(topics.sort()).toEqual([...sent].sort());
+    expect(disconnects).toEqual([]);
+    await subscriber.stop();
+  });
+
   it('fails start() with a clear message when the broker rejects its credentials', async () => {
-    const secured = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, username: 'meter', password: 'right' });
+    const secured = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, service: { username: 'meter', password: 'right' } });
     const subscriber = new DurableSubscriber({
       url: secured.url,
       clientId: 'bridge-d',
@@ -114,6 +164,6 @@ describe('DurableSubscriber', () => {
 
 describe('startEmbeddedBroker', () => {
   it('refuses to listen beyond loopback without credentials', async () => {
-    await expect(startEmbeddedBroker({ host: '0.0.0.0', port: 0 })).rejects.toThrow('MQTT_USERNAME and MQTT_PASSWORD');
+    await expect(startEmbeddedBroker({ host: '0.0.0.0', port: 0 })).rejects.toThrow('MQTT_DEVICE_USERNAME');
   });
 });

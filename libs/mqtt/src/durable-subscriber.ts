@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { GroupCommit } from './group-commit';
 
 export interface InboundMessage {
   topic: string;
@@ -47,13 +48,13 @@ interface Pending {
  * TCP flow control pushes back on the broker.
  *
  * Events: 'connect' ({ sessionPresent }), 'disconnect' (reason), 'error' (Error, non-fatal; it
- * reconnects with backoff), 'batch-error' (Error: handleBatch failed, the batch is retried).
+ * reconnects with backoff), 'batch-error' (Error: handleBatch failed, the batch is retried and
+ * stays unacknowledged — also at stop(), when it is left for the broker to redeliver).
  */
 export class DurableSubscriber extends EventEmitter {
   private socket: net.Socket | undefined;
   private connection = 0;
-  private queue: Pending[] = [];
-  private flushing = false;
+  private readonly commits: GroupCommit<Pending>;
   private stopped = false;
   private paused = false;
   private reconnectDelay: number;
@@ -62,13 +63,21 @@ export class DurableSubscriber extends EventEmitter {
   private lastPacketAt = 0;
   private nextMessageId = 1;
   private connectedWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  private idleWaiters: (() => void)[] = [];
+  private corked = false;
   /** Counters for metrics. */
   readonly counters = { received: 0, acknowledged: 0, batches: 0, reconnects: 0 };
 
   constructor(private readonly options: DurableSubscriberOptions) {
     super();
     this.reconnectDelay = options.reconnectMinMs ?? 200;
+    this.commits = new GroupCommit<Pending>({
+      maxBatch: options.maxBatch ?? 2000,
+      commit: async (batch) => {
+        await options.handleBatch(batch.map((p) => p.message));
+        this.counters.batches++;
+      },
+      onError: (err) => this.emit('batch-error', err),
+    });
   }
 
   /** Connects and subscribes; resolves on the first successful subscription. */
@@ -79,24 +88,26 @@ export class DurableSubscriber extends EventEmitter {
   }
 
   get inFlight(): number {
-    return this.queue.length;
+    return this.commits.pending;
   }
 
-  /** Stops reading, lets the batch in progress become durable and be acknowledged, then disconnects. */
+  /**
+   * Stops reading, lets the batch in progress become durable and be acknowledged, then disconnects.
+   * A batch that cannot be committed, and everything queued behind it, stays unacknowledged.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.keepaliveTimer);
     this.socket?.pause();
-    if (this.flushing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.commits.stop();
     const socket = this.socket;
     this.socket = undefined;
     if (socket && !socket.destroyed) {
       await new Promise<void>((resolve) => socket.end(mqttPacket.generate({ cmd: 'disconnect' }), () => resolve()));
       socket.destroy();
     }
-    // Whatever was received but not yet durable stays unacknowledged: the broker redelivers it.
-    this.queue = [];
+    // Whatever was received but not yet durable stayed unacknowledged: the broker redelivers it.
   }
 
   private connect(): void {
@@ -151,7 +162,7 @@ export class DurableSubscriber extends EventEmitter {
       if (connection !== this.connection) return;
       clearInterval(this.keepaliveTimer);
       // Messages not yet durable are forgotten; the broker redelivers them to the persistent session.
-      this.queue = this.queue.filter((p) => p.connection !== connection);
+      this.commits.discard((p) => p.connection === connection);
       this.emit('disconnect', 'socket closed');
       if (!this.stopped) this.scheduleReconnect();
     });
@@ -214,57 +225,40 @@ export class DurableSubscriber extends EventEmitter {
   private onPublish(packet: IPublishPacket, connection: number): void {
     this.counters.received++;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.queue.push({ message: { topic: packet.topic, payload, qos: packet.qos }, messageId: packet.messageId, connection });
-    if (!this.paused && this.queue.length >= (this.options.maxInFlight ?? 20_000)) {
+    const pending: Pending = { message: { topic: packet.topic, payload, qos: packet.qos }, messageId: packet.messageId, connection };
+    this.commits.submit(pending, (err) => {
+      if (!err) this.acknowledge(pending);
+      this.resumeIfDrained();
+    });
+    if (!this.paused && this.commits.pending >= (this.options.maxInFlight ?? 20_000)) {
       this.paused = true;
       this.socket?.pause();
     }
-    if (!this.flushing) {
-      this.flushing = true;
-      // Let the rest of this socket read arrive first, so it joins the same batch.
-      setImmediate(() => void this.flush());
+  }
+
+  private resumeIfDrained(): void {
+    if (this.paused && !this.stopped && this.commits.pending < (this.options.maxInFlight ?? 20_000) / 2) {
+      this.paused = false;
+      this.socket?.resume();
     }
   }
 
-  private async flush(): Promise<void> {
-    const maxBatch = this.options.maxBatch ?? 2000;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, maxBatch);
-      for (;;) {
-        try {
-          await this.options.handleBatch(batch.map((p) => p.message));
-          break;
-        } catch (err) {
-          // Never ack what is not durable, never drop it: retry after a pause (the store may be busy).
-          this.emit('batch-error', err as Error);
-          if (this.stopped) break;
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        }
-      }
-      this.counters.batches++;
-      this.acknowledge(batch);
-      if (this.paused && this.queue.length < (this.options.maxInFlight ?? 20_000) / 2) {
-        this.paused = false;
-        this.socket?.resume();
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    this.flushing = false;
-    this.idleWaiters.splice(0).forEach((w) => w());
-  }
-
-  private acknowledge(batch: Pending[]): void {
+  private acknowledge(p: Pending): void {
     const socket = this.socket;
-    if (!socket || socket.destroyed) return;
-    socket.cork();
-    for (const p of batch) {
-      // An id from an earlier connection means nothing to the broker now; it redelivers that message.
-      if (p.connection !== this.connection || p.messageId === undefined) continue;
-      if (p.message.qos === 1) this.write({ cmd: 'puback', messageId: p.messageId });
-      else if (p.message.qos === 2) this.write({ cmd: 'pubrec', messageId: p.messageId });
-      this.counters.acknowledged++;
+    // An id from an earlier connection means nothing to the broker now; it redelivers that message.
+    if (!socket || socket.destroyed || p.connection !== this.connection || p.messageId === undefined) return;
+    if (!this.corked) {
+      // A committed batch is acknowledged in one write.
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
     }
-    process.nextTick(() => socket.uncork());
+    if (p.message.qos === 1) this.write({ cmd: 'puback', messageId: p.messageId });
+    else if (p.message.qos === 2) this.write({ cmd: 'pubrec', messageId: p.messageId });
+    this.counters.acknowledged++;
   }
 
   private allocateMessageId(): number {

@@ -4,3 +4,4 @@ export * from './seeded-random';
 export * from './temp-dir';
 export * from './wait-for';
 export * from './output-lines';
+export * from './processes';

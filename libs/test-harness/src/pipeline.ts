@@ -51,7 +51,8 @@ export class PipelineProcesses {
     this.apiUrl = `http://127.0.0.1:${port}`;
   }
 
-  static async start(options: { mqttUrl: string; dataDir: string; env?: Record<string, string> }): Promise<PipelineProcesses> {
+  /** `bridge: false` when the broker ingests itself (the embedded broker, as `npm start` runs it). */
+  static async start(options: { mqttUrl: string; dataDir: string; bridge?: boolean; env?: Record<string, string> }): Promise<PipelineProcesses> {
     buildOnce();
     const port = await freePort();
     const pipeline = new PipelineProcesses(
@@ -68,7 +69,7 @@ export class PipelineProcesses {
     );
     pipeline.spawn('processor');
     pipeline.spawn('api');
-    await pipeline.spawnBridge();
+    if (options.bridge ?? true) await pipeline.spawnBridge();
     await waitFor(async () => (await fetch(`${pipeline.apiUrl}/health`)).ok, { what: 'API /health', timeoutMs: 30_000 });
     return pipeline;
   }

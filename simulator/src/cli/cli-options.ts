@@ -45,8 +45,8 @@ export function buildCommand(env: NodeJS.ProcessEnv): Command {
         'with labelled faults. Times are UTC. The same options and seed give byte-identical messages.',
     )
     .option('--broker <url>', 'MQTT broker URL (env MQTT_URL, or MQTT_HOST and MQTT_PORT)', defaultBroker)
-    .option('--username <name>', 'MQTT username (env MQTT_USERNAME)', env.MQTT_USERNAME)
-    .addOption(new Option('--password <secret>', 'MQTT password; prefer env MQTT_PASSWORD, which ps does not show').default(env.MQTT_PASSWORD, 'env MQTT_PASSWORD'))
+    .option('--username <name>', 'MQTT username (env MQTT_USERNAME)', env.MQTT_USERNAME || undefined)
+    .addOption(new Option('--password <secret>', 'MQTT password; prefer env MQTT_PASSWORD, which ps does not show').default(env.MQTT_PASSWORD || undefined, 'env MQTT_PASSWORD'))
     .option('--client-id <id>', 'MQTT client id (default: random)')
     .option('--lines <n>', 'feeder lines', wholeNumber(1), 20)
     .option('--meters-per-line <n>', 'meters on each line', wholeNumber(1), 50)

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig } from '@meterstream/config';
+import { loadConfig, type Config } from '@meterstream/config';
+import { createIngest } from '@meterstream/ingest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@meterstream/mqtt';
+import { createStreamLog, type StreamLog } from '@meterstream/stream';
 import { Supervisor } from '../supervisor';
 
 export interface StartOptions {
@@ -39,23 +42,41 @@ export async function start(options: StartOptions): Promise<void> {
   const print = (line: string) => process.stdout.write(`${line}\n`);
 
   let broker: EmbeddedBroker | undefined;
+  let ingestLog: StreamLog | undefined;
   let mqttUrl = config.MQTT_URL;
+  // The service's MQTT credentials: configured, or made up for this run (loopback) and handed to
+  // the services, so only they can publish alerts or use the service's client ids.
+  const service = serviceCredentials(config);
   if (!mqttUrl) {
-    broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }).catch((err: NodeJS.ErrnoException) => {
+    // Embedded: ingest runs here, on the broker's publish path; a PUBACK means the reading (or its
+    // dead letter) is committed. No bridge process, no second MQTT hop.
+    ingestLog = createStreamLog(config);
+    const ingest = createIngest(ingestLog, config);
+    const device = config.MQTT_DEVICE_USERNAME && config.MQTT_DEVICE_PASSWORD ? { username: config.MQTT_DEVICE_USERNAME, password: config.MQTT_DEVICE_PASSWORD } : undefined;
+    broker = await startEmbeddedBroker({
+      host: config.MQTT_HOST,
+      port: config.MQTT_PORT,
+      service,
+      device,
+      ingest: (messages) => ingest.ingest(messages),
+      ingestBatchMax: config.BRIDGE_BATCH_MAX,
+      onIngestError: (err) => print(`[broker]     ingest could not commit; publishers wait unacknowledged and it retries: ${err.message}`),
+    }).catch(async (err: NodeJS.ErrnoException) => {
+      await ingestLog?.close();
       if (err.code !== 'EADDRINUSE') throw err;
       throw new Error(`${config.MQTT_HOST}:${config.MQTT_PORT} is taken (another MQTT broker, or meterstream already running?): set MQTT_PORT to another port, or MQTT_URL to use that broker`);
     });
     mqttUrl = broker.url;
-    print(`[broker]     embedded MQTT broker (aedes) listening on ${mqttUrl}`);
+    print(`[broker]     embedded MQTT broker (aedes) listening on ${mqttUrl}; ingest acknowledges each publish once it is durable`);
   } else {
     print(`[broker]     using the external MQTT broker at ${mqttUrl}`);
   }
 
-  const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir };
+  const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir, MQTT_USERNAME: service.username, MQTT_PASSWORD: service.password };
   const supervisor = new Supervisor(print);
   supervisor.start({ name: 'processor', script: script('apps/stream-processor/src/main.js'), env, restart: true });
   supervisor.start({ name: 'api', script: script('apps/query-api/src/main.js'), env, restart: true });
-  supervisor.start({ name: 'bridge', script: script('apps/ingest-bridge/src/main.js'), env, restart: true });
+  if (!broker) supervisor.start({ name: 'bridge', script: script('apps/ingest-bridge/src/main.js'), env, restart: true });
 
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;
@@ -77,7 +98,8 @@ export async function start(options: StartOptions): Promise<void> {
         '--faults', options.faults,
         '--labels', path.join(config.dataDir, 'labels.jsonl'),
       ],
-      env: { MQTT_USERNAME: config.MQTT_USERNAME, MQTT_PASSWORD: config.MQTT_PASSWORD },
+      // The simulated meters log in as devices, never with the service's credentials.
+      env: { MQTT_USERNAME: config.MQTT_DEVICE_USERNAME ?? '', MQTT_PASSWORD: config.MQTT_DEVICE_PASSWORD ?? '' },
       restart: false,
     });
   }
@@ -98,12 +120,19 @@ export async function start(options: StartOptions): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    print(`\n${signal}: stopping the simulator, then the bridge (it acknowledges only what is durable), processor and API...`);
-    await supervisor.stop(['simulator', 'bridge', 'processor', 'api']);
+    print(`\n${signal}: stopping the simulator, then ingest (it acknowledges only what is durable), processor and API...`);
+    await supervisor.stop(['simulator']);
     await broker?.close();
+    await ingestLog?.close();
+    await supervisor.stop(['bridge', 'processor', 'api']);
     print('stopped cleanly.');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function serviceCredentials(config: Config): { username: string; password: string } {
+  if (config.MQTT_USERNAME && config.MQTT_PASSWORD) return { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD };
+  return { username: 'meterstream-service', password: randomBytes(24).toString('base64url') };
 }

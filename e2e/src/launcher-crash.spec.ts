@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { decodeEnvelope, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { EmbeddedStreamLog } from '@meterstream/stream';
+import { buildOnce, freePort, killProcessesWithEnv, makeTempDir, processesWithEnv, waitFor } from '@meterstream/test-harness';
+
+const ROOT = path.resolve(__dirname, '../..');
+const LINES = 10;
+const READINGS = 12_000;
+
+/** `npm start --no-simulator` (the built launcher) on its own ports and data directory, in its own process group. */
+class Launcher {
+  child: ChildProcess | undefined;
+  output: string[] = [];
+
+  constructor(
+    readonly dataDir: string,
+    readonly mqttPort: number,
+    readonly apiPort: number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.output = [];
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'start', '--no-simulator'], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: this.dataDir, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.mqttPort), HOST: '127.0.0.1', PORT: String(this.apiPort), MQTT_URL: '' },
+      detached: true, // a process group of its own, as a terminal's `npm start` has
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const keep = (chunk: Buffer) => {
+      this.output.push(chunk.toString());
+      if (this.output.length > 400) this.output.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    await waitFor(() => this.output.join('').includes('meterstream is running') || child.exitCode !== null, { what: 'the launcher to come up', timeoutMs: 90_000 });
+    if (child.exitCode !== null) throw new Error(`launcher exited: ${this.output.join('')}`);
+  }
+
+  /** SIGKILL to the launcher's whole process group, then waits until every service it ran is gone. */
+  async killGroup(): Promise<void> {
+    const child = this.child!;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    // The services see their parent gone (IPC disconnect) and stop by themselves.
+    await waitFor(() => processesWithEnv('DATA_DIR', this.dataDir).length === 0, { what: 'the services to stop after the launcher died', timeoutMs: 60_000 });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function storedEnvelopes<T>(dataDir: string, stream: string): T[] {
+  const log = EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
+  const out: T[] = [];
+  try {
+    for (let p = 0; p < log.partitionCount(stream); p++) {
+      let after: string | null = null;
+      for (;;) {
+        const records = log.readSync(stream, String(p), after, 10_000);
+        if (records.length === 0) break;
+        after = records[records.length - 1].position;
+        for (const r of records) out.push(decodeEnvelope<T & ReadingEnvelope>(r.value));
+      }
+    }
+  } finally {
+    void log.close();
+  }
+  return out;
+}
+
+/** Readings of distinct meters within a few seconds of each other: a resend is a duplicate, never late. */
+function reading(i: number, base: number): { topic: string; payload: string } {
+  const lineId = `L${String(i % LINES).padStart(2, '0')}`;
+  const deviceId = `crash-m${i}`;
+  const ts = base + (i % 5) * 1000;
+  return { topic: `line/${lineId}/SmartMeterData`, payload: JSON.stringify({ deviceId, ts, voltage: 118 + (i % 40) / 10 }) };
+}
+
+describe('npm start under SIGKILL of its whole process group', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let launcher: Launcher;
+  let publisher: MqttClient | undefined;
+
+  beforeAll(async () => {
+    buildOnce();
+    temp = makeTempDir('meterstream-crash-');
+    launcher = new Launcher(temp.dir, await freePort(), await freePort());
+  });
+  afterAll(async () => {
+    publisher?.end(true);
+    await launcher?.stop().catch(() => undefined);
+    // Whatever a failed test left behind must not keep jest (or CI) waiting.
+    try {
+      if (launcher?.child?.pid) process.kill(-launcher.child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    killProcessesWithEnv('DATA_DIR', temp.dir);
+    temp.cleanup();
+  });
+
+  it('stores every acknowledged reading across three kills while a persistent QoS 1 publisher resends what was not acknowledged; duplicates count once', async () => {
+    await launcher.start();
+    const base = Date.now() - 5 * 60_000;
+    // mqtt.js keeps each QoS 1 publish in its outgoing store until the PUBACK and resends it after
+    // every reconnect: the persistent publisher of a real meter or head-end.
+    publisher = mqtt.connect(`mqtt://127.0.0.1:${launcher.mqttPort}`, { clientId: 'crash-publisher', clean: false, reconnectPeriod: 250, connectTimeout: 5_000 });
+    publisher.on('error', () => undefined);
+    const acked = new Set<number>();
+    let sent = 0;
+    const pump = setInterval(() => {
+      if (!publisher!.connected) return;
+      for (let n = 0; n < 100 && sent < READINGS; n++, sent++) {
+        const i = sent;
+        const r = reading(i, base);
+        publisher!.publish(r.topic, r.payload, { qos: 1 }, (err) => {
+          if (!err) acked.add(i);
+        });
+      }
+    }, 20);
+    try {
+      for (const threshold of [2_000, 5_000, 8_000]) {
+        await waitFor(() => acked.size >= threshold, { what: `${threshold} acknowledged readings`, timeoutMs: 120_000 });
+        expect(acked.size).toBeLessThan(READINGS); // the kill lands mid-stream
+        await launcher.killGroup();
+        await launcher.start();
+      }
+      await waitFor(() => acked.size === READINGS, { what: 'every reading acknowledged', timeoutMs: 180_000 });
+    } finally {
+      clearInterval(pump);
+    }
+    await publisher.endAsync();
+    publisher = undefined;
+
+    // Every acknowledged reading is in the log; resends may be there twice.
+    const stored = storedEnvelopes<ReadingEnvelope>(temp.dir, STREAMS.readings);
+    const storedIds = new Set(stored.map((e) => e.deviceId));
+    const missing = [...acked].filter((i) => !storedIds.has(`crash-m${i}`));
+    expect(missing).toEqual([]);
+    expect(storedIds.size).toBe(READINGS);
+
+    // The processor counts each reading once: the read model holds each id exactly once.
+    const db = new Database(path.join(temp.dir, 'meterstream.db'), { readonly: true, fileMustExist: true });
+    try {
+      const counts = await waitFor(
+        () => {
+          const row = db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM rm_readings WHERE device_id LIKE 'crash-m%'").get() as { n: number; d: number };
+          return row.d === READINGS ? row : undefined;
+        },
+        { what: 'every reading in the read model', timeoutMs: 120_000 },
+      );
+      expect(counts.n).toBe(READINGS);
+    } finally {
+      db.close();
+    }
+    await launcher.stop();
+  }, 900_000);
+
+  it('lets a poison message through as a dead letter and stores the valid readings behind it', async () => {
+    await launcher.start();
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${launcher.mqttPort}`, { clientId: 'poison-publisher', reconnectPeriod: 0 });
+    const poison = '{"deviceId":"a","ts":1e308,"voltage":120}';
+    await client.publishAsync('line/X/SmartMeterData', poison, { qos: 1 });
+    const ts = Date.now() - 60_000;
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.publishAsync('line/P01/SmartMeterData', JSON.stringify({ deviceId: `after-poison-${i}`, ts, voltage: 120 }), { qos: 1 })),
+    );
+    await client.endAsync();
+    // Acknowledged means stored: no waiting needed before reading the log.
+    const readings = storedEnvelopes<ReadingEnvelope>(temp.dir, STREAMS.readings).filter((e) => e.deviceId?.startsWith('after-poison-'));
+    expect(new Set(readings.map((e) => e.deviceId)).size).toBe(50);
+    const letters = storedEnvelopes<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters);
+    const letter = letters.find((l) => Buffer.from(l.body.payload, 'base64').toString() === poison);
+    expect(letter).toBeDefined();
+    expect(letter!.body.reason).toMatch(/^ts: /);
+    await launcher.stop();
+  }, 300_000);
+});
