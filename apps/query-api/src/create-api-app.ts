@@ -6,6 +6,7 @@ import { ServiceLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
 import type { AlertEventSink } from './alerts/alert-events';
 import { AppModule } from './app.module';
+import { installJsonBodyParsing } from './common/json-body';
 import type { Clock } from './common/tokens';
 import { setupOpenApi } from './openapi';
 
@@ -42,9 +43,11 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot({ readModel: options.readModel, alertEvents: options.alertEvents, config, clock: options.clock ?? Date.now }),
     // abortOnError: a failure while building must reach the caller, not end the process.
-    { logger: options.logger === false ? false : new ServiceLogger('query-api'), abortOnError: false },
+    // bodyParser: false: installJsonBodyParsing replaces Nest's parsers (limits, depth, errors).
+    { logger: options.logger === false ? false : new ServiceLogger('query-api'), abortOnError: false, bodyParser: false },
   );
   app.disable('x-powered-by');
+  installJsonBodyParsing(app);
   setupOpenApi(app);
   await app.init();
   return app;

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { MAX_BODY_BYTES, MAX_BODY_DEPTH } from './common/json-body';
 
 export const DOCS_PATH = 'docs';
 export const DOCS_JSON_PATH = 'docs-json';
@@ -13,6 +14,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '',
         'Times in query parameters accept ISO-8601 (`2026-11-29T05:00:00Z`, a date, or an offset such as `+05:30`, URL-encoded as `%2B05:30`) or epoch milliseconds; times in responses are ISO-8601 UTC.',
         'Ranges are [from, to): `from` inclusive, `to` exclusive, at most 31 days. Unknown query parameters are refused with 400.',
+        `Request bodies are JSON (\`Content-Type: application/json\`, UTF-8; otherwise 415), at most ${MAX_BODY_BYTES} bytes (otherwise 413) and ${MAX_BODY_DEPTH} levels deep (otherwise 400).`,
         '',
         'Authentication: when the server has API_TOKEN set, every route except /health needs `Authorization: Bearer <API_TOKEN>`. A server listening beyond localhost refuses to start without one. This page, /docs-json and the dashboard at / (which asks for the token in the browser) are served without a token.',
       ].join('\n'),

@@ -58,8 +58,8 @@ export class CountingReadModel implements ReadModel {
   alerts(query: AlertQuery) {
     return this.inner.alerts(query);
   }
-  deadLetters(limit: number) {
-    return this.inner.deadLetters(limit);
+  deadLetters(...args: Parameters<ReadModel['deadLetters']>) {
+    return this.inner.deadLetters(...args);
   }
   deadLetterCount(): Promise<number> {
     return this.inner.deadLetterCount();

@@ -3,8 +3,17 @@ import type { Client } from '@elastic/elasticsearch';
 import type { ReadingEnvelope } from '@meterstream/contracts';
 import { makeTempDir, readingEnvelope } from '@meterstream/test-harness';
 import { ElasticsearchIndexingError, ElasticsearchReadModel } from './elasticsearch';
-import { answers, assertElasticsearchUp, dropPrefix, ELASTICSEARCH_URL, testClient, uniqueIndexPrefix, type QueryProbes } from './elasticsearch/testing/engine-harness';
-import { counterUpdates, deadLetters, FEED_START, HOUR, LINES, realisticFeed, shuffledAlertEvents } from './elasticsearch/testing/realistic-feed';
+import {
+  answers,
+  assertElasticsearchUp,
+  deadLetterPages,
+  dropPrefix,
+  ELASTICSEARCH_URL,
+  testClient,
+  uniqueIndexPrefix,
+  type QueryProbes,
+} from './elasticsearch/testing/engine-harness';
+import { counterUpdates, deadLetters, FEED_START, HOUR, LINES, manyDeadLetters, realisticFeed, shuffledAlertEvents } from './elasticsearch/testing/realistic-feed';
 import type { ReadModelBatch } from './read-model';
 import { SqliteReadModel } from './sqlite';
 
@@ -128,6 +137,25 @@ describe('ElasticsearchReadModel on a real Elasticsearch answers exactly like Sq
     await applyBoth({ deadLetters: [...letters].reverse() });
     const expected = await expectSameAnswers();
     expect(expected['deadLetterCount()']).toBe(letters.length);
+    // Three letters a page (the harness probe): pages end between letters of the same minute.
+    expect((expected['deadLetters(3) page by page'] as string[][]).flat()).toEqual((expected['deadLetters(-1)'] as { id: string }[]).map((r) => r.id));
+  });
+
+  it('pages through thousands of dead letters from a position like SQLite: each once, in order, across equal receivedAt', async () => {
+    const many = manyDeadLetters(3500);
+    await applyBoth({ deadLetters: [...many].reverse() });
+    await es.flush();
+    const total = await sqlite.deadLetterCount();
+    expect(total).toBe(many.length + deadLetters()!.length);
+
+    // 1000 a page over a search page size of 150: each page is itself several search_after requests.
+    const fromSqlite = await deadLetterPages(sqlite, 1000, 10);
+    const fromEs = await deadLetterPages(es, 1000, 10);
+    expect(fromEs.map((page) => page.length)).toEqual([1000, 1000, 1000, total - 3000]);
+    expect(fromEs).toEqual(fromSqlite);
+    expect(fromEs.flat()).toEqual((await sqlite.deadLetters(-1)).map((r) => r.id));
+    expect(new Set(fromEs.flat()).size).toBe(total);
+    await expectSameAnswers();
   });
 
   it('prunes readings like SQLite: whole older days dropped, the cutoff day trimmed, lines keep their latest time', async () => {

@@ -22,6 +22,7 @@ import type {
   AggregateRow,
   AlertQuery,
   AlertRow,
+  DeadLetterPosition,
   DeadLetterRow,
   LineSummary,
   ReadModel,
@@ -232,8 +233,11 @@ export class ElasticsearchReadModel implements ReadModel {
     return docs.map(toAlertRow);
   }
 
-  async deadLetters(limit: number): Promise<DeadLetterRow[]> {
-    return this.searchAll<DeadLetterRow>(this.indices.single('dead-letters'), { match_all: {} }, [{ receivedAt: 'desc' }, { id: 'asc' }], limit);
+  async deadLetters(limit: number, after?: DeadLetterPosition): Promise<DeadLetterRow[]> {
+    // The sort values of a hit are [receivedAt (epoch ms), id]: search_after from a position is
+    // exactly SQLite's "after (receivedAt, id)" in the same order.
+    const start = after === undefined ? undefined : [after.receivedAt, after.id];
+    return this.searchAll<DeadLetterRow>(this.indices.single('dead-letters'), { match_all: {} }, [{ receivedAt: 'desc' }, { id: 'asc' }], limit, start);
   }
 
   async deadLetterCount(): Promise<number> {
@@ -368,11 +372,18 @@ export class ElasticsearchReadModel implements ReadModel {
    * Every hit of a sorted query, or the first `limit` (negative or absent: all, as SQLite's
    * LIMIT -1), paged with search_after on a sort that ends in a unique field: pages are exact
    * and the 10 000-hit window does not cap the result. A missing index or alias is no rows.
+   * `start`: sort values to begin after (a caller's page cursor), as search_after.
    */
-  private async searchAll<T>(index: string, query: estypes.QueryDslQueryContainer, sort: estypes.SortCombinations[], limit?: number): Promise<T[]> {
+  private async searchAll<T>(
+    index: string,
+    query: estypes.QueryDslQueryContainer,
+    sort: estypes.SortCombinations[],
+    limit?: number,
+    start?: estypes.SortResults,
+  ): Promise<T[]> {
     const max = limit === undefined || limit < 0 ? Number.POSITIVE_INFINITY : limit;
     const rows: T[] = [];
-    let after: estypes.SortResults | undefined;
+    let after: estypes.SortResults | undefined = start;
     while (rows.length < max) {
       const size = Math.min(this.pageSize, max - rows.length);
       const response = await this.client.search<T>({

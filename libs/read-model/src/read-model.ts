@@ -84,6 +84,15 @@ export interface DeadLetterRow {
   receivedAt: number;
 }
 
+/**
+ * A dead letter's place in the newest-first order: (receivedAt descending, id ascending). The id
+ * makes the key unique, so letters received in the same millisecond still page exactly.
+ */
+export interface DeadLetterPosition {
+  receivedAt: number;
+  id: string;
+}
+
 export interface LineSummary {
   lineId: string;
   /** Event time of the newest reading seen on the line (epoch ms), null before the first. */
@@ -128,8 +137,13 @@ export interface ReadModel {
   readings(lineId: string, range: TimeRange, limit: number): Promise<ReadingRow[]>;
   /** Alerts matching the query, newest raised first. */
   alerts(query: AlertQuery): Promise<AlertRow[]>;
-  /** The newest dead letters first (by receivedAt). */
-  deadLetters(limit: number): Promise<DeadLetterRow[]>;
+  /**
+   * Dead letters newest first (receivedAt descending, ties by id ascending), at most `limit`
+   * (negative: all). With `after`, only those that come after that position in this order: the
+   * next page after a page that ended there. A keyset, not an offset, so letters arriving between
+   * two pages neither shift nor repeat rows, and any depth costs the same.
+   */
+  deadLetters(limit: number, after?: DeadLetterPosition): Promise<DeadLetterRow[]>;
   /** How many dead letters the read model holds. */
   deadLetterCount(): Promise<number>;
   close(): Promise<void>;

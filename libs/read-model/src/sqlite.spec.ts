@@ -295,6 +295,44 @@ describe('SqliteReadModel', () => {
       expect(Buffer.from(rows[0].payload, 'base64')).toEqual(Buffer.from([0xff, 0xfe, 0x00]));
       expect(await model.deadLetters(1)).toHaveLength(1);
     });
+
+    it('pages through thousands by position, each once and in order, also across letters received in the same millisecond', async () => {
+      // 3,500 letters, seven per millisecond, applied in an order unrelated to the reading order.
+      const letters = Array.from({ length: 3500 }, (_, i) =>
+        deadLetter(readingTopic(`L${i % 5}`), Buffer.from(`bad payload ${i}`), [{ field: '(payload)', message: 'not valid JSON' }], T0 + Math.floor(i / 7)),
+      );
+      for (let k = 0; k < 7; k++) await model.apply({ deadLetters: letters.filter((_, j) => j % 7 === k) });
+      const expected = [...letters]
+        .sort((a, b) => b.body.receivedAt - a.body.receivedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((l) => l.id);
+
+      const pages: string[][] = [];
+      let page = await model.deadLetters(1000);
+      // Bounded, so a model that ignored the position fails the assertions instead of looping.
+      while (page.length > 0 && pages.length < 10) {
+        pages.push(page.map((r) => r.id));
+        const last = page[page.length - 1];
+        page = await model.deadLetters(1000, { receivedAt: last.receivedAt, id: last.id });
+      }
+
+      expect(pages.map((p) => p.length)).toEqual([1000, 1000, 1000, 500]);
+      expect(pages.flat()).toEqual(expected);
+      expect(new Set(pages.flat()).size).toBe(3500);
+      // 1000 is not a multiple of 7: the first page ends inside a millisecond the second one finishes.
+      const byId = new Map(letters.map((l) => [l.id, l.body.receivedAt]));
+      expect(byId.get(pages[0][999])).toBe(byId.get(pages[1][0]));
+    });
+
+    it('continues after a position even when newer letters arrived in between or the position no longer exists', async () => {
+      const at = (i: number, time: number) => deadLetter('sensors/garbage', Buffer.from(`x${i}`), [{ field: '(topic)', message: 'not a readings topic' }], time);
+      await model.apply({ deadLetters: [at(1, T0 + 3), at(2, T0 + 2), at(3, T0 + 1)] });
+      const [first] = await model.deadLetters(1);
+      await model.apply({ deadLetters: [at(4, T0 + 9)] });
+      expect((await model.deadLetters(10, { receivedAt: first.receivedAt, id: first.id })).map((r) => r.receivedAt)).toEqual([T0 + 2, T0 + 1]);
+      // A position between two letters (its letter gone, or never stored): the older ones follow.
+      expect((await model.deadLetters(10, { receivedAt: T0 + 2, id: '~' })).map((r) => r.receivedAt)).toEqual([T0 + 1]);
+      expect(await model.deadLetters(10, { receivedAt: T0, id: '' })).toEqual([]);
+    });
   });
 
   describe('line counters', () => {

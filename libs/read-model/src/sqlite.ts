@@ -7,6 +7,7 @@ import type {
   AggregateRow,
   AlertQuery,
   AlertRow,
+  DeadLetterPosition,
   DeadLetterRow,
   LineSummary,
   ReadModel,
@@ -185,8 +186,9 @@ export class SqliteReadModel implements ReadModel {
     return rows.map(toAlertRow);
   }
 
-  async deadLetters(limit: number): Promise<DeadLetterRow[]> {
-    return (this.statements.newestDeadLetters.all(limit) as DeadLetterRecord[]).map(toDeadLetterRow);
+  async deadLetters(limit: number, after?: DeadLetterPosition): Promise<DeadLetterRow[]> {
+    const rows = after === undefined ? this.statements.newestDeadLetters.all(limit) : this.statements.deadLettersAfter.all({ ...after, limit });
+    return (rows as DeadLetterRecord[]).map(toDeadLetterRow);
   }
 
   async close(): Promise<void> {
@@ -307,6 +309,9 @@ const ALERT_COLUMNS = `alert_id AS alertId, kind, state, severity, line_id AS li
   evidence, raised_at AS raisedAt, updated_at AS updatedAt`;
 /** Newest first; the id breaks ties so pages are stable. */
 const ALERT_ORDER = 'ORDER BY raised_at DESC, alert_id ASC';
+const DEAD_LETTER_COLUMNS = 'id, line_id AS lineId, device_id AS deviceId, topic, reason, errors, payload, received_at AS receivedAt';
+/** The order DeadLetterPosition pages through (and the Elasticsearch adapter sorts by). */
+const DEAD_LETTER_ORDER = 'ORDER BY received_at DESC, id ASC';
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -379,9 +384,13 @@ function prepareStatements(db: Database.Database) {
        WHERE line_id = ? AND event_time >= ? AND event_time < ?
        ORDER BY event_time, device_id LIMIT ?`,
     ),
-    newestDeadLetters: db.prepare(
-      `SELECT id, line_id AS lineId, device_id AS deviceId, topic, reason, errors, payload, received_at AS receivedAt
-       FROM rm_dead_letters ORDER BY received_at DESC, id ASC LIMIT ?`,
+    newestDeadLetters: db.prepare(`SELECT ${DEAD_LETTER_COLUMNS} FROM rm_dead_letters ${DEAD_LETTER_ORDER} LIMIT ?`),
+    // The first condition alone bounds the scan on rm_dead_letters_received; the second drops the
+    // rows of the boundary millisecond that the previous page already returned.
+    deadLettersAfter: db.prepare(
+      `SELECT ${DEAD_LETTER_COLUMNS} FROM rm_dead_letters
+       WHERE received_at <= @receivedAt AND (received_at < @receivedAt OR id > @id)
+       ${DEAD_LETTER_ORDER} LIMIT @limit`,
     ),
   };
 }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import type { AlertRow } from '@meterstream/read-model';
-import { IsIdParam, IsIntParam, IsOneOfParam } from '../common/query-params';
+import { ID_PARAM_LENGTH, IsIdParam, IsIntParam, IsOneOfParam } from '../common/query-params';
 import { toIso } from '../common/time';
 
 export const ALERT_STATE_FILTERS = ['raised', 'acknowledged', 'cleared', 'open'] as const;
@@ -15,7 +15,7 @@ export class AlertsQuery {
   @IsOneOfParam(ALERT_STATE_FILTERS)
   state?: AlertStateFilter;
 
-  @ApiPropertyOptional({ description: 'Only the alerts of this line.', example: 'L07' })
+  @ApiPropertyOptional({ description: 'Only the alerts of this line.', example: 'L07', ...ID_PARAM_LENGTH })
   @IsOptional()
   @IsIdParam('L07')
   lineId?: string;
@@ -27,7 +27,7 @@ export class AlertsQuery {
 }
 
 export class AcknowledgeAlertDto {
-  @ApiProperty({ description: 'Who acknowledges (a name or an on-call handle).', example: 'dispatch-ana', maxLength: 100 })
+  @ApiProperty({ description: 'Who acknowledges (a name or an on-call handle).', example: 'dispatch-ana', minLength: 1, maxLength: 100 })
   // Reported first-failing-last: a missing `by` says what to send, not that it is too long.
   @MaxLength(100)
   @IsString({ message: 'by must be a string naming who acknowledges, e.g. {"by": "dispatch-ana"}' })
@@ -36,8 +36,9 @@ export class AcknowledgeAlertDto {
 
   @ApiPropertyOptional({ description: 'A short note for the people who see the alert next.', maxLength: 500 })
   @IsOptional()
-  @IsString()
+  // Checked bottom-up like `by`: a note that is not a string is told so, not that it is too long.
   @MaxLength(500)
+  @IsString()
   note?: string;
 }
 

@@ -6,12 +6,16 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
+  ApiPayloadTooLargeResponse,
   ApiTags,
   ApiUnauthorizedResponse,
+  ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import { ENVELOPE_VERSION, type AlertEnvelope } from '@meterstream/contracts';
 import type { AlertRow, ReadModel } from '@meterstream/read-model';
 import { ErrorResponseDto } from '../common/error-response.dto';
+import { MAX_BODY_BYTES, MAX_BODY_DEPTH } from '../common/json-body';
 import { toIso } from '../common/time';
 import { ALERT_EVENTS, CLOCK, READ_MODEL, type Clock } from '../common/tokens';
 import { AcknowledgeAlertDto, AlertDto, AlertListDto, AlertsQuery, DEFAULT_ALERT_LIMIT, toAlertDto } from './alert.dto';
@@ -45,8 +49,14 @@ export class AlertsController {
       'Appends an `acknowledged` event to the alerts stream (the channels deliver it) and returns the alert. ' +
       'Acknowledging an acknowledged alert again changes nothing. The alert still clears by itself when the condition ends.',
   })
+  @ApiParam({ name: 'alertId', description: 'As listed by GET /alerts.', schema: { type: 'string', minLength: 1, example: 'uv-L07-1' } })
   @ApiOkResponse({ type: AlertDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'The body lacks `by` or has unknown fields.' })
+  @ApiBadRequestResponse({
+    type: ErrorResponseDto,
+    description: `The body lacks \`by\`, has unknown fields, is not a JSON object, or nests more than ${MAX_BODY_DEPTH} levels deep.`,
+  })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto, description: `The body is larger than ${MAX_BODY_BYTES} bytes.` })
+  @ApiUnsupportedMediaTypeResponse({ type: ErrorResponseDto, description: 'The body is not sent as `Content-Type: application/json` (UTF-8).' })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No alert has this id.' })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'The alert has already cleared.' })
   async acknowledge(@Param('alertId') alertId: string, @Body() body: AcknowledgeAlertDto): Promise<AlertDto> {

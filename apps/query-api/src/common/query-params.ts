@@ -52,12 +52,15 @@ export function IsOneOfParam(values: readonly string[]): PropertyDecorator {
   });
 }
 
+/** The length bounds IsIdParam enforces, for the OpenAPI document. */
+export const ID_PARAM_LENGTH = { minLength: 1, maxLength: 200 } as const;
+
 /** A single non-empty identifier such as a line or meter id (a repeated parameter arrives as an array). */
 export function IsIdParam(example: string): PropertyDecorator {
   return ValidateBy({
     name: 'isIdParam',
     validator: {
-      validate: (value: unknown) => typeof value === 'string' && value.length > 0 && value.length <= 200,
+      validate: (value: unknown) => typeof value === 'string' && value.length >= ID_PARAM_LENGTH.minLength && value.length <= ID_PARAM_LENGTH.maxLength,
       defaultMessage: (args?: ValidationArguments) =>
         `${args?.property} must be one non-empty id (at most 200 characters) such as ${example}, ${args ? got(args) : ''}`,
     },

@@ -10,12 +10,15 @@ export const MAX_RANGE_DAYS = 31;
 const MAX_RANGE_MS = MAX_RANGE_DAYS * 24 * 60 * 60 * 1000;
 
 const TIME_FORMAT = 'ISO-8601 (2026-11-29T05:00:00Z, or with an offset) or epoch milliseconds';
+// Documented as date-time, the form clients should send; the server also reads a date or epoch ms.
+const TIME_FORMAT_NOTE = 'Documented as an RFC 3339 date-time; a date (2026-11-29) or epoch milliseconds are read too.';
 
 /** `from` and `to` query parameters; resolved against the clock by `resolveTimeRange`. */
 export class TimeRangeQuery {
   @ApiPropertyOptional({
     type: String,
-    description: `Start of the range, inclusive: ${TIME_FORMAT}. Default: one hour before \`to\`.`,
+    format: 'date-time',
+    description: `Start of the range, inclusive: ${TIME_FORMAT}. Default: one hour before \`to\`. ${TIME_FORMAT_NOTE}`,
     example: '2026-11-29T05:00:00Z',
   })
   @IsOptional()
@@ -24,7 +27,8 @@ export class TimeRangeQuery {
 
   @ApiPropertyOptional({
     type: String,
-    description: `End of the range, exclusive: ${TIME_FORMAT}. Default: now. At most ${MAX_RANGE_DAYS} days after \`from\`.`,
+    format: 'date-time',
+    description: `End of the range, exclusive: ${TIME_FORMAT}. Default: now. At most ${MAX_RANGE_DAYS} days after \`from\`. ${TIME_FORMAT_NOTE}`,
     example: '2026-11-29T06:00:00Z',
   })
   @IsOptional()

@@ -16,6 +16,10 @@ describe('parseTimeParam', () => {
     ['2026-11-29T10:30:00 05:30', Date.parse('2026-11-29T05:00:00.000Z')],
     ['2026-11-29', Date.parse('2026-11-29T00:00:00.000Z')],
     ['2024-02-29', Date.parse('2024-02-29T00:00:00.000Z')],
+    // Years below 100 are years, not 19xx: any RFC 3339 date-time the OpenAPI document allows is read.
+    ['0050-06-01T00:00:00Z', Date.parse('0050-06-01T00:00:00.000Z')],
+    ['0000-01-01', Date.parse('0000-01-01T00:00:00.000Z')],
+    ['0001-01-01T00:30:00+01:00', Date.parse('0000-12-31T23:30:00.000Z')],
   ])('reads %s', (text, expected) => {
     expect(parseTimeParam(text)).toBe(expected);
   });

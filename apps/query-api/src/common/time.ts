@@ -26,11 +26,13 @@ export function parseTimeParam(value: unknown): number | undefined {
   const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number);
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = Math.floor(Number(`0.${fraction}`) * 1000);
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // Date.UTC rolls 2026-02-30 over into March; a date that does not exist is rejected instead.
-  const check = new Date(local);
+  // Not Date.UTC: it reads years 0-99 as 1900-1999, and 0001-01-01T00:00:00Z is a valid date-time.
+  const check = new Date(0);
+  check.setUTCFullYear(year, month - 1, day);
+  check.setUTCHours(hour, minute, second, ms);
+  // 2026-02-30 would roll over into March; a date that does not exist is rejected instead.
   if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
-  const epoch = local - zoneOffsetMs(zone);
+  const epoch = check.getTime() - zoneOffsetMs(zone);
   return Number.isFinite(epoch) && Math.abs(epoch) <= MAX_EPOCH_MS ? epoch : undefined;
 }
 

@@ -1,17 +1,30 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional } from 'class-validator';
+import { IsOptional, ValidateBy } from 'class-validator';
 import type { DeadLetterRow } from '@meterstream/read-model';
 import { IsIntParam } from '../common/query-params';
 import { toIso } from '../common/time';
+import { decodeCursor, MAX_CURSOR_LENGTH } from './dead-letter-cursor';
 
 export const DEFAULT_DEAD_LETTER_LIMIT = 100;
 export const MAX_DEAD_LETTER_LIMIT = 1000;
+export const INVALID_CURSOR_MESSAGE = 'cursor is not valid; use the nextCursor of a previous page';
 
 export class DeadLettersQuery {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_DEAD_LETTER_LIMIT, default: DEFAULT_DEAD_LETTER_LIMIT, description: 'At most this many, newest first.' })
   @IsOptional()
   @IsIntParam(1, MAX_DEAD_LETTER_LIMIT)
   limit?: number;
+
+  @ApiPropertyOptional({
+    type: String,
+    minLength: 1,
+    maxLength: MAX_CURSOR_LENGTH,
+    pattern: '^[A-Za-z0-9_-]+$',
+    description: 'The `nextCursor` of the previous page, as it came (opaque): the page of older letters that follows it. Absent: the newest page.',
+  })
+  @IsOptional()
+  @ValidateBy({ name: 'isDeadLetterCursor', validator: { validate: (value: unknown) => decodeCursor(value) !== undefined, defaultMessage: () => INVALID_CURSOR_MESSAGE } })
+  cursor?: string;
 }
 
 export class FieldErrorDto {
@@ -52,8 +65,16 @@ export class DeadLetterDto {
 }
 
 export class DeadLetterListDto {
-  @ApiProperty({ type: [DeadLetterDto] })
+  @ApiProperty({ type: [DeadLetterDto], description: 'Newest first (receivedAt descending, ties by id).' })
   deadLetters!: DeadLetterDto[];
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Send as `cursor` (with the same `limit` or another) for the next, older page; null on the last page.',
+    example: 'WzE3OTU5MjgzNDAwMDAsImRsOjNmMGMyYTliZTFkODRjNTViMGI3YTBkMmY2ZTRjMWE5YjhkN2U2ZjUiXQ',
+  })
+  nextCursor!: string | null;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -3,6 +3,7 @@ import { ApiBadRequestResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiT
 import type { ReadModel } from '@meterstream/read-model';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { READ_MODEL } from '../common/tokens';
+import { decodeCursor, encodeCursor } from './dead-letter-cursor';
 import { DEFAULT_DEAD_LETTER_LIMIT, DeadLetterListDto, DeadLettersQuery, toDeadLetterDto } from './dead-letter.dto';
 
 @ApiTags('dead-letters')
@@ -14,13 +15,22 @@ export class DeadLettersController {
 
   @Get()
   @ApiOperation({
-    summary: 'Rejected messages, newest first',
-    description: 'Every message the ingest bridge could not accept, with the reason, the topic and the raw bytes.',
+    summary: 'Rejected messages, newest first, a page at a time',
+    description:
+      'Every message the ingest bridge could not accept, with the reason, the topic and the raw bytes. ' +
+      'To read past the first page, send the `nextCursor` of a page as `cursor`; each letter appears once, ' +
+      'and letters that arrive meanwhile do not shift the pages (they are newer than the first page).',
   })
   @ApiOkResponse({ type: DeadLetterListDto })
-  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A query parameter is invalid or unknown.' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'A query parameter is invalid or unknown, or the cursor is not one this API issued.' })
   async list(@Query() query: DeadLettersQuery): Promise<DeadLetterListDto> {
-    const rows = await this.readModel.deadLetters(query.limit ?? DEFAULT_DEAD_LETTER_LIMIT);
-    return { deadLetters: rows.map(toDeadLetterDto) };
+    const limit = query.limit ?? DEFAULT_DEAD_LETTER_LIMIT;
+    // The validation pipe has already refused a cursor that does not decode.
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    // One more than asked tells whether an older page exists, so the last page has no cursor.
+    const rows = await this.readModel.deadLetters(limit + 1, after);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { deadLetters: page.map(toDeadLetterDto), nextCursor: rows.length > limit ? encodeCursor(last) : null };
   }
 }

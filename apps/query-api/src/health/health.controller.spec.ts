@@ -18,6 +18,6 @@ describe('GET /health', () => {
   it('serves empty lists before any data arrives', async () => {
     expect((await request(t.server).get('/lines').expect(200)).body).toEqual({ lines: [] });
     expect((await request(t.server).get('/alerts').expect(200)).body).toEqual({ alerts: [] });
-    expect((await request(t.server).get('/dead-letters').expect(200)).body).toEqual({ deadLetters: [] });
+    expect((await request(t.server).get('/dead-letters').expect(200)).body).toEqual({ deadLetters: [], nextCursor: null });
   });
 });

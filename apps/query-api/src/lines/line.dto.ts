@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional } from 'class-validator';
 import type { AggregateRow, LineSummary, ReadingRow, TimeRange } from '@meterstream/read-model';
 import { AlertDto, toAlertDto } from '../alerts/alert.dto';
-import { IsIdParam, IsIntParam } from '../common/query-params';
+import { ID_PARAM_LENGTH, IsIdParam, IsIntParam } from '../common/query-params';
 import { TimeRangeQuery } from '../common/time-range';
 import { toIso, toIsoOrNull } from '../common/time';
 
@@ -13,7 +13,11 @@ export const MAX_READING_LIMIT = 10_000;
 export class NoQuery {}
 
 export class AggregatesQuery extends TimeRangeQuery {
-  @ApiPropertyOptional({ description: "One meter's own windows instead of the line's (when the processor computes per-meter windows).", example: 'm-000123' })
+  @ApiPropertyOptional({
+    description: "One meter's own windows instead of the line's (when the processor computes per-meter windows).",
+    example: 'm-000123',
+    ...ID_PARAM_LENGTH,
+  })
   @IsOptional()
   @IsIdParam('m-000123')
   deviceId?: string;

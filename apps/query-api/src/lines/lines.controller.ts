@@ -28,7 +28,12 @@ import {
   toReadingDto,
 } from './line.dto';
 
-const LINE_ID_PARAM = { name: 'lineId', description: 'The feeder line, as in the topic line/{lineId}/SmartMeterData.', example: 'L07' };
+// A path segment is never empty (/lines//readings matches no route), hence minLength 1.
+const LINE_ID_PARAM = {
+  name: 'lineId',
+  description: 'The feeder line, as in the topic line/{lineId}/SmartMeterData.',
+  schema: { type: 'string', minLength: 1, example: 'L07' },
+} as const;
 const NOT_FOUND_DOC = { type: ErrorResponseDto, description: 'The line has never reported (no reading, window or alert).' };
 const BAD_REQUEST_DOC = {
   type: ErrorResponseDto,

@@ -1,8 +1,12 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { ReadModel } from '@meterstream/read-model';
 import { Gauge, Registry } from 'prom-client';
+import { ErrorResponseDto } from '../common/error-response.dto';
 import { READ_MODEL } from '../common/tokens';
+
+/** What the route sends (prom-client's text exposition format 0.0.4), and so what the document says. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
  * Prometheus metrics of the pipeline's results, read from the read model at scrape time (so they
@@ -11,6 +15,7 @@ import { READ_MODEL } from '../common/tokens';
  */
 @ApiTags('metrics')
 @ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_TOKEN is set and the request lacks `Authorization: Bearer <token>`.' })
 @Controller('metrics')
 export class MetricsController {
   private readonly registry = new Registry();
@@ -23,9 +28,13 @@ export class MetricsController {
   constructor(@Inject(READ_MODEL) private readonly readModel: ReadModel) {}
 
   @Get()
-  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  @Header('Content-Type', METRICS_CONTENT_TYPE)
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
-  @ApiOkResponse({ description: 'Prometheus text format', schema: { type: 'string' } })
+  // `content`, not `schema`: a bare schema would be documented as application/json.
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format, version 0.0.4.',
+    content: { 'text/plain': { schema: { type: 'string', example: 'meterstream_lines 3\nmeterstream_dead_letters 2\n' } } },
+  })
   async metrics(): Promise<string> {
     const summaries = await this.readModel.lines();
     this.lines.set(summaries.length);

@@ -335,12 +335,13 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
     });
   }
 
-  function renderHeader(lineCount, alertCount, deadLetterCount) {
+  function renderHeader(lineCount, alertCount, deadLetterCount, moreDeadLetters) {
     $('count-lines').textContent = String(lineCount);
     $('count-alerts').textContent = String(alertCount);
     $('stat-alerts').classList.toggle('bad', alertCount > 0);
     $('count-dead-letters').textContent = String(deadLetterCount);
-    $('label-dead-letters').textContent = deadLetterCount >= DEAD_LETTER_LIMIT ? 'dead letters (latest ' + DEAD_LETTER_LIMIT + ')' : 'dead letters';
+    // nextCursor says whether older ones exist: exactly DEAD_LETTER_LIMIT letters is not "latest".
+    $('label-dead-letters').textContent = moreDeadLetters ? 'dead letters (latest ' + DEAD_LETTER_LIMIT + ')' : 'dead letters';
   }
 
   // ---- refresh loop
@@ -374,7 +375,7 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
       var deadLetters = results[2].body.deadLetters;
 
       hideTokenForm();
-      renderHeader(lines.length, alerts.length, deadLetters.length);
+      renderHeader(lines.length, alerts.length, deadLetters.length, results[2].body.nextCursor != null);
       renderCards(lines, windowsByLine, now);
       renderAlerts(alerts, now);
       renderDeadLetters(deadLetters);

@@ -35,7 +35,7 @@ export class BufferingReadModel implements ReadModel {
   aggregates: ReadModel['aggregates'] = (lineId, range, query) => this.durable.aggregates(lineId, range, query);
   readings: ReadModel['readings'] = (lineId, range, limit) => this.durable.readings(lineId, range, limit);
   alerts: ReadModel['alerts'] = (query) => this.durable.alerts(query);
-  deadLetters: ReadModel['deadLetters'] = (limit) => this.durable.deadLetters(limit);
+  deadLetters: ReadModel['deadLetters'] = (limit, after) => this.durable.deadLetters(limit, after);
   deadLetterCount: ReadModel['deadLetterCount'] = () => this.durable.deadLetterCount();
   // The durable model belongs to the test.
   async close(): Promise<void> {}

@@ -1,7 +1,7 @@
 // Shared set-up of the Elasticsearch engine specs (not exported from the library).
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import type { ReadModel, TimeRange } from '../../read-model';
+import type { DeadLetterPosition, DeadLetterRow, ReadModel, TimeRange } from '../../read-model';
 import { createElasticsearchClient } from '../client';
 import { IndexNames } from '../index-names';
 import { indexTemplates } from '../mappings';
@@ -69,6 +69,25 @@ export async function answers(model: ReadModel, probes: QueryProbes): Promise<Re
   }
   out['alerts(limit 0)'] = await model.alerts({ limit: 0 });
   for (const limit of [-1, 0, 1, 3, 100]) out[`deadLetters(${limit})`] = await model.deadLetters(limit);
+  out['deadLetters(3) page by page'] = await deadLetterPages(model, 3, 10);
   out['deadLetterCount()'] = await model.deadLetterCount();
   return out;
+}
+
+/**
+ * The ids of the dead letters page by page, each page starting after the last row of the one
+ * before, as the API's cursor does; at most `maxPages` (so a model that ignored the position
+ * fails the comparison instead of looping).
+ */
+export async function deadLetterPages(model: ReadModel, limit: number, maxPages: number): Promise<string[][]> {
+  const pages: string[][] = [];
+  let after: DeadLetterPosition | undefined;
+  while (pages.length < maxPages) {
+    const page: DeadLetterRow[] = await model.deadLetters(limit, after);
+    if (page.length === 0) break;
+    pages.push(page.map((row) => row.id));
+    const last = page[page.length - 1];
+    after = { receivedAt: last.receivedAt, id: last.id };
+  }
+  return pages;
 }

@@ -110,6 +110,16 @@ export function deadLetters(): ReadModelBatch['deadLetters'] {
   return letters;
 }
 
+/**
+ * `count` dead letters on a readings topic, `perMillisecond` of them sharing each receivedAt (so a
+ * page boundary falls inside a millisecond), newest last: the reverse of the order they are read.
+ */
+export function manyDeadLetters(count: number, perMillisecond = 7): NonNullable<ReadModelBatch['deadLetters']> {
+  return Array.from({ length: count }, (_, i) =>
+    deadLetterEnvelope(readingTopic(LINES[i % LINES.length]), Buffer.from(`{"deviceId":"m-${i}","voltage":`), FEED_START + 2 * HOUR + Math.floor(i / perMillisecond)),
+  );
+}
+
 /** Running totals as the processor reports them; the later, lower ones are stale replays. */
 export function counterUpdates(): LineCounters[][] {
   return [
