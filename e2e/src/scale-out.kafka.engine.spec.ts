@@ -3,13 +3,12 @@ import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, type AppendRecord, type StreamRecord } from '@meterstream/stream';
+import { KafkaCheckpointStore, KafkaStreamLog } from '@meterstream/stream/kafka';
+import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '@meterstream/stream/kafka/testing';
 import { buildOnce, waitFor, forEachOutputLine } from '@meterstream/test-harness';
 import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
 import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
-import { KafkaStreamLog } from '../../libs/stream/src/kafka';
-import { KafkaCheckpointStore } from '../../libs/stream/src/kafka-checkpoint-store';
-import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '../../libs/stream/src/kafka/testing/kafka-test-env';
-import { readModelState } from './recorded-input';
+import { readModelState } from '@meterstream/test-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The service itself, on Kafka by configuration (STREAM_BACKEND=kafka). */

@@ -14,9 +14,8 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '@meterstream/config';
 import { exitWithParent } from '@meterstream/observability';
+import { createReadModel } from '@meterstream/read-model';
 import { createStreamLog } from '@meterstream/stream';
-// Not yet exported from @meterstream/read-model's index (see libs/read-model/src/create-read-model.ts).
-import { createReadModel } from '../../../libs/read-model/src/create-read-model';
 import { StreamAlertEventSink } from './alerts/alert-events';
 import { createApiApp } from './create-api-app';
 

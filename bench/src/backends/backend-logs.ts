@@ -1,7 +1,9 @@
 import { DeleteStreamCommand, KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { loadConfig, type Config } from '@meterstream/config';
 import { STREAMS } from '@meterstream/contracts';
-import { EmbeddedStreamLog, KafkaStreamLog, KinesisStreamLog, type StreamLog } from '@meterstream/stream';
+import { EmbeddedStreamLog, type StreamLog } from '@meterstream/stream';
+import { KafkaStreamLog } from '@meterstream/stream/kafka';
+import { KinesisStreamLog } from '@meterstream/stream/kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import { randomBytes } from 'node:crypto';

@@ -3,7 +3,8 @@ import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, 
 /**
  * The read model port: what the query API serves, projected from the streams by the processor.
  * Every write is idempotent by event id, so re-applying a replayed range changes nothing.
- * Adapters: SQLite (embedded default, `sqlite.ts`) and Elasticsearch (later, `elasticsearch.ts`).
+ * Adapters: SQLite (embedded default, `sqlite.ts`) and Elasticsearch (`elasticsearch.ts`, entry point
+ * @meterstream/read-model/elasticsearch).
  */
 /** A line's data-quality counters, as running totals (re-applying older totals never lowers them). */
 export interface LineCounters {

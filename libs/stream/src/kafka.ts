@@ -18,6 +18,7 @@ import type { AppendRecord, GroupListener, GroupMembership, StreamLog, StreamRec
 
 export { DEFAULT_KAFKA_RETRY, kafkaConnectionFromConfig, type KafkaConnectionOptions, type KafkaLogger } from './kafka/connection';
 export type { GroupMemberOptions as KafkaGroupOptions } from './kafka/group-member';
+export { KafkaCheckpointStore, type KafkaCheckpointStoreOptions } from './kafka-checkpoint-store';
 
 export interface KafkaStreamLogOptions extends KafkaConnectionOptions {
   /** Stream `readings` is topic `${topicPrefix}readings`. */
