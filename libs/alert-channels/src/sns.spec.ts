@@ -39,6 +39,15 @@ class FakeSns implements SnsPublishApi {
 
 const meta = (httpStatusCode?: number) => ({ $metadata: { httpStatusCode } });
 
+/** SNS's HTTP answers (AWS query protocol: XML). */
+const sns = {
+  xml: (statusCode: number, body: string) => ({ statusCode, headers: { 'content-type': 'text/xml' }, body: Buffer.from(body) }),
+  published: (id: string) =>
+    sns.xml(200, `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${id}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`),
+  error: (statusCode: number, code: string, message: string) =>
+    sns.xml(statusCode, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${statusCode >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`),
+};
+
 describe('SnsAlertChannel', () => {
   it('publishes the envelope as JSON with a subject and filterable attributes, and no FIFO ids on a standard topic', async () => {
     const client = new FakeSns();
@@ -114,6 +123,30 @@ describe('SnsAlertChannel', () => {
   it('fromConfig builds a channel on SNS_TOPIC_ARN that owns its client', async () => {
     const channel = SnsAlertChannel.fromConfig(loadConfig({ SNS_TOPIC_ARN: FIFO_TOPIC, SNS_ENDPOINT: 'http://127.0.0.1:15000' }));
     expect(channel.publishInput(alert())).toMatchObject({ TopicArn: FIFO_TOPIC, MessageGroupId: 'L07' });
+    await channel.close();
+  });
+
+  it('fromConfig lets the SDK retry a 5xx within one delivery, and sends a refused request once', async () => {
+    // The SDK signs every request (credentials from its default chain); the fake does not check by whom.
+    process.env.AWS_ACCESS_KEY_ID = 'unit';
+    process.env.AWS_SECRET_ACCESS_KEY = 'unit';
+    const answers = [sns.error(500, 'InternalError', 'Internal failure'), sns.published('m-1'), sns.error(400, 'InvalidParameter', 'Invalid parameter: Subject')];
+    const requests: string[] = [];
+    const requestHandler = {
+      handle: async (request: { body?: unknown }) => {
+        requests.push(String(request.body));
+        return { response: answers.shift()! };
+      },
+      updateHttpClientConfig: () => undefined,
+      httpHandlerConfigs: () => ({}),
+    };
+    const channel = SnsAlertChannel.fromConfig(loadConfig({ SNS_TOPIC_ARN: TOPIC }), { requestHandler });
+    await channel.deliver(alert());
+    expect(requests).toHaveLength(2);
+    expect(requests[1]).toContain('Action=Publish');
+
+    await expect(channel.deliver(alert())).rejects.toBeInstanceOf(PermanentDeliveryError);
+    expect(requests).toHaveLength(3);
     await channel.close();
   });
 

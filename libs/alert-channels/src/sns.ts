@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PublishCommand, SNSClient, type MessageAttributeValue } from '@aws-sdk/client-sns';
+import { PublishCommand, SNSClient, type MessageAttributeValue, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Config } from '@meterstream/config';
 import type { AlertEnvelope } from '@meterstream/contracts';
@@ -33,9 +33,10 @@ const DEDUPLICATION_ID = /^[\x21-\x7e]{1,128}$/;
  * alerts of one line keep their order (group id = lineId) and a redelivery within SNS's
  * five-minute window is dropped by SNS (deduplication id = envelope id).
  *
- * Errors: throttling, 5xx and network failures reject with a plain Error (the dispatcher retries);
- * what SNS refuses outright (validation, unknown topic, access denied) rejects with
- * PermanentDeliveryError, since the same request would be refused again.
+ * Errors: throttling, 5xx and network failures are first retried by the SDK client (its standard
+ * retries: a few attempts within seconds); if they persist, deliver rejects with a plain Error and
+ * the dispatcher retries the delivery. What SNS refuses outright (validation, unknown topic,
+ * access denied) rejects with PermanentDeliveryError, since the same request would be refused again.
  */
 export class SnsAlertChannel implements AlertChannel {
   readonly name: string;
@@ -52,15 +53,20 @@ export class SnsAlertChannel implements AlertChannel {
   /**
    * A channel for SNS_TOPIC_ARN in AWS_REGION. SNS_ENDPOINT is for local stand-ins (moto) only,
    * which need HTTP/1.1 (NodeHttpHandler). Credentials come from the SDK's default chain.
+   * `requestHandler` replaces the HTTP layer under the client (tests answer as SNS would).
    */
-  static fromConfig(config: Config): SnsAlertChannel {
+  static fromConfig(config: Config, { requestHandler }: Pick<SNSClientConfig, 'requestHandler'> = {}): SnsAlertChannel {
     if (!config.SNS_TOPIC_ARN) throw new Error('ALERT_CHANNELS includes sns, so SNS_TOPIC_ARN must be set');
     const endpoint = config.SNS_ENDPOINT;
     const client = new SNSClient({
       region: config.AWS_REGION,
-      // One retry layer: the alert dispatcher's, which backs off for minutes and counts retries.
-      maxAttempts: 1,
+      // The SDK's standard retries (3 attempts, jittered backoff, a retry quota that stops retrying
+      // into an outage) absorb a blip within one delivery; the dispatcher's backoff, which spans
+      // minutes and every channel, takes over when that is not enough.
+      retryMode: 'standard',
+      maxAttempts: 3,
       ...(endpoint === undefined ? {} : { endpoint, requestHandler: new NodeHttpHandler() }),
+      ...(requestHandler === undefined ? {} : { requestHandler }),
     });
     return new SnsAlertChannel({ client, topicArn: config.SNS_TOPIC_ARN, ownsClient: true });
   }

@@ -1,6 +1,5 @@
 import { PolledMembership } from './kinesis/polled-membership';
 import { splitIntoPutBatches, type PutEntry } from './kinesis/put-batches';
-import { isRetryableKinesisError } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 
 const id = (n: number) => `shardId-${String(n).padStart(12, '0')}`;
@@ -63,18 +62,6 @@ describe('splitIntoPutBatches', () => {
     expect(sizes(splitIntoPutBatches([1, 1, 1, 1].map(entry), limits))).toEqual([[1, 1, 1], [1]]);
     expect(sizes(splitIntoPutBatches([4, 6, 1, 9, 10, 2].map(entry), limits))).toEqual([[4, 6], [1, 9], [10], [2]]);
     expect(splitIntoPutBatches([], limits)).toEqual([]);
-  });
-});
-
-describe('isRetryableKinesisError', () => {
-  it('retries throttling, service faults and dropped connections, not bad requests', () => {
-    const named = (name: string, extra: object = {}) => Object.assign(new Error(name), { name }, extra);
-    expect(isRetryableKinesisError(named('ProvisionedThroughputExceededException'))).toBe(true);
-    expect(isRetryableKinesisError(named('LimitExceededException'))).toBe(true);
-    expect(isRetryableKinesisError(named('Whatever', { $metadata: { httpStatusCode: 503 } }))).toBe(true);
-    expect(isRetryableKinesisError(named('Error', { code: 'ECONNRESET' }))).toBe(true);
-    expect(isRetryableKinesisError(named('InvalidArgumentException', { $metadata: { httpStatusCode: 400 } }))).toBe(false);
-    expect(isRetryableKinesisError(named('ResourceNotFoundException'))).toBe(false);
   });
 });
 

@@ -16,7 +16,7 @@ import type { AppendRecord, StreamRecord } from './stream-log';
 /**
  * The Kinesis adapter against kinesalite (start it with `bash scripts/engines/kinesalite.sh`).
  * kinesalite stores every record of a PutRecords request, so per-record failures and throttling
- * are covered by kinesis.spec.ts with a fake client instead.
+ * are covered by kinesis.spec.ts with a fake Kinesis under the SDK client instead.
  */
 const ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
 // Dummy credentials for kinesalite (it checks that requests are signed, not by whom).

@@ -1,29 +1,37 @@
 import {
   ExpiredIteratorException,
+  InvalidArgumentException,
+  LimitExceededException,
   ProvisionedThroughputExceededException,
   ResourceInUseException,
   ResourceNotFoundException,
-  type GetRecordsCommandOutput,
   type PutRecordsCommandInput,
   type PutRecordsCommandOutput,
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
 import { loadConfig } from '@meterstream/config';
-import { KINESIS_LIMITS, KinesisStreamLog, type KinesisSender, type KinesisStreamLogOptions } from './kinesis';
+import { KINESIS_LIMITS, KinesisStreamLog, type KinesisStreamLogOptions } from './kinesis';
 import type { AppendRecord } from './stream-log';
 
 /**
- * Unit tests against a fake Kinesis (the SDK client's `send` injected). Per-record failures in a
- * PutRecords answer (FailedRecordCount > 0) cannot be produced on demand by kinesalite, which
- * stores every record it is given, so the retry boundary is tested here; kinesis.engine.spec.ts
- * covers the same adapter against kinesalite.
+ * Unit tests against a fake Kinesis at the HTTP layer under a real SDK client (AWS JSON 1.1), so
+ * the SDK's serialization, error parsing and retry strategy run as in production. Per-record
+ * failures in a PutRecords answer (FailedRecordCount > 0) cannot be produced on demand by
+ * kinesalite, which stores every record it is given, so the retry boundary is tested here;
+ * kinesis.engine.spec.ts covers the same adapter against kinesalite.
  */
+
+// The SDK signs every request (credentials from its default chain); the fake does not check by whom.
+process.env.AWS_ACCESS_KEY_ID = 'unit';
+process.env.AWS_SECRET_ACCESS_KEY = 'unit';
 
 type Put = { records: { key: string; data: Buffer }[]; at: number };
 type PutAnswer = PutRecordsCommandOutput | Error;
+type JsonInput = Record<string, unknown>;
+type HttpAnswer = { response: { statusCode: number; headers: Record<string, string>; body: Buffer } };
 
 /** One stream, one shard; PutRecords answers can be scripted per call. */
-class FakeKinesis implements KinesisSender {
+class FakeKinesis {
   readonly calls: string[] = [];
   readonly created: Record<string, unknown>[] = [];
   readonly puts: Put[] = [];
@@ -36,9 +44,23 @@ class FakeKinesis implements KinesisSender {
   readonly expired = new Set<string>();
   private iteratorCount = 0;
 
-  async send(command: object): Promise<unknown> {
-    const name = command.constructor.name.replace(/Command$/, '');
-    const input = (command as { input: Record<string, unknown> }).input;
+  /** The SDK client's requestHandler: one HTTP request in, one HTTP response out. */
+  readonly handler = {
+    handle: async (request: { headers: Record<string, string>; body?: unknown }): Promise<HttpAnswer> => {
+      const target = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'x-amz-target')?.[1] ?? '';
+      try {
+        return answer(200, this.operation(target.split('.')[1], JSON.parse(bodyText(request.body)) as JsonInput));
+      } catch (error) {
+        // How Kinesis reports an error: the exception's name in __type.
+        const e = error as Error & { $metadata?: { httpStatusCode?: number } };
+        return answer(e.$metadata?.httpStatusCode ?? 400, { __type: e.name, message: e.message });
+      }
+    },
+    updateHttpClientConfig: () => undefined,
+    httpHandlerConfigs: () => ({}),
+  };
+
+  operation(name: string, input: JsonInput): unknown {
     this.calls.push(name);
     switch (name) {
       case 'DescribeStreamSummary':
@@ -51,7 +73,7 @@ class FakeKinesis implements KinesisSender {
         setTimeout(() => (this.status = 'ACTIVE'), 30);
         return {};
       case 'PutRecords':
-        return this.putRecords(input as unknown as PutRecordsCommandInput);
+        return this.putRecords(input);
       case 'ListShards':
         return { Shards: [{ ShardId: 'shardId-000000000000', SequenceNumberRange: { StartingSequenceNumber: '0' } }] };
       case 'GetShardIterator': {
@@ -65,11 +87,10 @@ class FakeKinesis implements KinesisSender {
         const records = this.stored.slice(from, from + (input.Limit as number)).map((r) => ({
           SequenceNumber: r.sequence,
           PartitionKey: r.key,
-          Data: new Uint8Array(r.data),
-          ApproximateArrivalTimestamp: new Date(1000),
+          Data: r.data.toString('base64'),
+          ApproximateArrivalTimestamp: 1,
         }));
-        const answer: GetRecordsCommandOutput = { Records: records, NextShardIterator: this.iterator(from + records.length), MillisBehindLatest: 0, $metadata: {} };
-        return answer;
+        return { Records: records, NextShardIterator: this.iterator(from + records.length), MillisBehindLatest: 0 };
       }
       default:
         throw new Error(`fake Kinesis does not implement ${name}`);
@@ -88,17 +109,27 @@ class FakeKinesis implements KinesisSender {
     return this.lastIterator;
   }
 
-  private putRecords(input: PutRecordsCommandInput): PutAnswer {
-    const records = (input.Records ?? []).map((r) => ({ key: r.PartitionKey as string, data: Buffer.from(r.Data as Uint8Array) }));
+  private putRecords(json: JsonInput): unknown {
+    const sent = json.Records as { PartitionKey: string; Data: string }[];
+    const records = sent.map((r) => ({ key: r.PartitionKey, data: Buffer.from(r.Data, 'base64') }));
     this.puts.push({ records, at: Date.now() });
-    const answer = this.onPut(input, this.puts.length - 1);
-    if (answer instanceof Error) throw answer;
-    const results: PutRecordsResultEntry[] = answer?.Records ?? records.map(() => ({}));
+    const input: PutRecordsCommandInput = { StreamName: json.StreamName as string, Records: records.map((r) => ({ PartitionKey: r.key, Data: r.data })) };
+    const scripted = this.onPut(input, this.puts.length - 1);
+    if (scripted instanceof Error) throw scripted;
+    const results: PutRecordsResultEntry[] = scripted?.Records ?? records.map(() => ({}));
     results.forEach((result, i) => {
       if (!result.ErrorCode) this.stored.push({ ...records[i], sequence: String(this.stored.length) });
     });
-    return { FailedRecordCount: answer?.FailedRecordCount ?? 0, Records: results, $metadata: {} };
+    return { FailedRecordCount: scripted?.FailedRecordCount ?? 0, Records: results };
   }
+}
+
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : new TextDecoder().decode(body as Uint8Array);
+}
+
+function answer(statusCode: number, body: unknown): HttpAnswer {
+  return { response: { statusCode, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: Buffer.from(JSON.stringify(body)) } };
 }
 
 const throttled = (message = 'Rate exceeded for shard shardId-000000000000') => ({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: message });
@@ -110,7 +141,7 @@ function makeLog(fake: FakeKinesis, options: Partial<KinesisStreamLogOptions> = 
     shards: 1,
     instance: 0,
     instances: 1,
-    client: fake,
+    requestHandler: fake.handler,
     maxRetries: 4,
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     ...options,
@@ -210,6 +241,23 @@ describe('KinesisStreamLog append (fake Kinesis)', () => {
     );
   });
 
+  it('leaves retries of a whole call to the SDK: any throttled call is retried, a refused one is not', async () => {
+    const fake = new FakeKinesis();
+    const original = fake.operation.bind(fake);
+    let describes = 0;
+    fake.operation = (name: string, input: JsonInput) => {
+      if (name === 'DescribeStreamSummary' && ++describes <= 2) throw new LimitExceededException({ message: 'Rate exceeded for stream', $metadata: {} });
+      return original(name, input);
+    };
+    await makeLog(fake).append('readings', records(2));
+    expect(describes).toBe(3);
+    expect(storedValues(fake)).toEqual(['r0', 'r1']);
+
+    fake.onPut = () => new InvalidArgumentException({ message: 'Records has invalid entries', $metadata: {} });
+    await expect(makeLog(fake).append('readings', records(2))).rejects.toThrow(/after 1 attempt\(s\): InvalidArgumentException: Records has invalid entries/);
+    expect(fake.count('PutRecords')).toBe(2);
+  });
+
   it('does not retry a per-record error that waiting cannot cure', async () => {
     const fake = new FakeKinesis();
     fake.onPut = (input) => ({
@@ -235,10 +283,10 @@ describe('KinesisStreamLog streams and reads (fake Kinesis)', () => {
     // Another instance created it between our Describe and our Create.
     const racing = new FakeKinesis();
     racing.status = null;
-    const original = racing.send.bind(racing);
-    racing.send = async (command: object) => {
-      if (command.constructor.name === 'CreateStreamCommand') racing.status = 'CREATING';
-      return original(command);
+    const original = racing.operation.bind(racing);
+    racing.operation = (name: string, input: JsonInput) => {
+      if (name === 'CreateStream') racing.status = 'CREATING';
+      return original(name, input);
     };
     setTimeout(() => (racing.status = 'ACTIVE'), 20);
     await makeLog(racing).append('readings', records(1));
@@ -269,7 +317,7 @@ describe('KinesisStreamLog.fromConfig', () => {
     const fake = new FakeKinesis();
     fake.status = null;
     const config = loadConfig({ KINESIS_STREAM_PREFIX: 'prod-', KINESIS_SHARDS: '6', PROCESSOR_INSTANCE: '1', PROCESSOR_INSTANCES: '3' });
-    const log = KinesisStreamLog.fromConfig(config, { client: fake });
+    const log = KinesisStreamLog.fromConfig(config, { requestHandler: fake.handler });
     expect(log.kinesisStreamName('readings')).toBe('prod-readings');
     await log.append('readings', records(1));
     expect(fake.created).toEqual([{ StreamName: 'prod-readings', ShardCount: 6 }]);

@@ -9,24 +9,18 @@ import {
   type DescribeStreamSummaryCommandOutput,
   type GetRecordsCommandOutput,
   type GetShardIteratorCommandOutput,
+  type KinesisClientConfig,
   type ListShardsCommandInput,
   type ListShardsCommandOutput,
   type PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import type { Config } from '@meterstream/config';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { backOff } from 'exponential-backoff';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { PolledMembership } from './kinesis/polled-membership';
 import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
-import {
-  DEFAULT_KINESIS_RETRY_POLICY,
-  RetriesExhaustedError,
-  describeError,
-  errorName,
-  isRetryableKinesisError,
-  withRetries,
-  type KinesisRetryPolicy,
-} from './kinesis/retry';
+import { DEFAULT_KINESIS_RETRY_POLICY, describeError, errorName, kinesisRetryStrategy, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
@@ -51,7 +45,10 @@ export interface KinesisStreamLogOptions {
   /** This member's share of a consumer group's shards (joinGroup): instance `instance` of `instances`, 0-based. */
   instance: number;
   instances: number;
-  /** Retries per Kinesis call (and per PutRecords request) before giving up. Default 8. */
+  /**
+   * Retries of a failed Kinesis call (by the SDK client), and rounds of re-sending the records a
+   * PutRecords answer rejected (by the adapter), before giving up. Default 8.
+   */
   maxRetries?: number;
   /** Backoff between retries; defaults in DEFAULT_KINESIS_RETRY_POLICY. */
   retry?: Partial<Omit<KinesisRetryPolicy, 'maxRetries'>>;
@@ -66,6 +63,8 @@ export interface KinesisStreamLogOptions {
   positionStore?: PartitionCheckpointStore;
   /** The SDK client (or a fake with its `send`); built from region/endpoint when absent. */
   client?: KinesisSender;
+  /** The HTTP layer under the client built here (tests answer as Kinesis would, under the SDK's retries). */
+  requestHandler?: KinesisClientConfig['requestHandler'];
   logger?: { warn(message: string): void };
 }
 
@@ -143,16 +142,16 @@ export class KinesisStreamLog implements StreamLog {
       options.client ??
       new KinesisClient({
         region: options.region,
-        // Retries are ours (one budget, see retry.ts), not the SDK's on top of them.
-        maxAttempts: 1,
+        retryStrategy: kinesisRetryStrategy(this.retryPolicy),
         // Credentials: the SDK's default chain (env, profile, ECS/EC2 role); never passed in code.
         ...(options.endpoint
           ? { endpoint: options.endpoint, requestHandler: new NodeHttpHandler({ connectionTimeout: 5000 }) } // kinesalite speaks HTTP/1.1 only
           : {}),
+        ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
       });
   }
 
-  static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'logger'> = {}): KinesisStreamLog {
+  static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
     return new KinesisStreamLog({
       region: config.AWS_REGION,
       endpoint: config.KINESIS_ENDPOINT,
@@ -173,8 +172,8 @@ export class KinesisStreamLog implements StreamLog {
 
   /**
    * Resolves once every record is stored. Rejects before sending anything if a record breaks a
-   * per-record limit; rejects after the retry budget if some records of a request stayed
-   * rejected — the requests before it stay stored (Kinesis cannot take records back), so
+   * per-record limit; rejects when a request fails after the SDK's retries, or when some of its
+   * records stay rejected after maxRetries rounds — the requests before it stay stored (Kinesis cannot take records back), so
    * retrying the whole append duplicates them (at-least-once, like every Kinesis producer).
    */
   async append(stream: string, records: readonly AppendRecord[]): Promise<void> {
@@ -370,7 +369,7 @@ export class KinesisStreamLog implements StreamLog {
     for (let call = 0; call < MAX_EMPTY_GETS; call++) {
       let response: GetRecordsCommandOutput;
       try {
-        response = await this.call<GetRecordsCommandOutput>(`GetRecords ${name}/${shard}`, new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        response = await this.call<GetRecordsCommandOutput>(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
       } catch (error) {
         if (fresh || errorName(error) !== 'ExpiredIteratorException') throw error;
         iterator = await this.shardIterator(name, shard, after);
@@ -386,7 +385,6 @@ export class KinesisStreamLog implements StreamLog {
 
   private async shardIterator(name: string, shard: string, after: string | null): Promise<string> {
     const response = await this.call<GetShardIteratorCommandOutput>(
-      `GetShardIterator ${name}/${shard}`,
       new GetShardIteratorCommand(
         after === null
           ? { StreamName: name, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }
@@ -404,7 +402,7 @@ export class KinesisStreamLog implements StreamLog {
     const shards: ShardDescription[] = [];
     let input: ListShardsCommandInput = { StreamName: name };
     for (;;) {
-      const page = await this.call<ListShardsCommandOutput>(`ListShards ${name}`, new ListShardsCommand(input));
+      const page = await this.call<ListShardsCommandOutput>(new ListShardsCommand(input));
       for (const shard of page.Shards ?? []) {
         if (!shard.ShardId) continue;
         const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => Boolean(p));
@@ -441,7 +439,7 @@ export class KinesisStreamLog implements StreamLog {
       if (status === 'ACTIVE' || status === 'UPDATING') return; // UPDATING (a reshard) still reads and writes
       if (status === null) {
         try {
-          await this.call(`CreateStream ${name}`, new CreateStreamCommand({ StreamName: name, ShardCount: this.options.shards }));
+          await this.call(new CreateStreamCommand({ StreamName: name, ShardCount: this.options.shards }));
         } catch (error) {
           // Another instance created it first: wait for ACTIVE like it does.
           if (errorName(error) !== 'ResourceInUseException') throw error;
@@ -456,7 +454,7 @@ export class KinesisStreamLog implements StreamLog {
   /** The stream's status, or null if it does not exist. */
   private async streamStatus(name: string): Promise<string | null> {
     try {
-      const out = await this.call<DescribeStreamSummaryCommandOutput>(`DescribeStreamSummary ${name}`, new DescribeStreamSummaryCommand({ StreamName: name }));
+      const out = await this.call<DescribeStreamSummaryCommandOutput>(new DescribeStreamSummaryCommand({ StreamName: name }));
       return out.StreamDescriptionSummary?.StreamStatus ?? null;
     } catch (error) {
       if (errorName(error) === 'ResourceNotFoundException') return null;
@@ -465,21 +463,28 @@ export class KinesisStreamLog implements StreamLog {
   }
 
   /**
-   * One PutRecords request, retried until every record is stored: after a partial failure only
-   * the records whose result carries an ErrorCode are sent again, so none is stored twice.
+   * One PutRecords request, re-sent until every record is stored. A failed request is retried by
+   * the SDK; a successful answer that rejects some records (FailedRecordCount > 0) is the SDK's
+   * success, so those rounds are ours: only the records whose result carries an ErrorCode are
+   * sent again, so none is stored twice.
    */
   private async putBatch(name: string, batch: readonly PutEntry[], storedBefore: number): Promise<void> {
     let pending = batch;
+    /** HTTP requests sent, the SDK's retries included. */
     let attempts = 0;
     try {
-      await withRetries(
-        `PutRecords ${name}`,
-        this.retryPolicy,
+      await backOff(
         async () => {
-          attempts++;
-          const response = await this.client.send(
-            new PutRecordsCommand({ StreamName: name, Records: pending.map((e) => ({ PartitionKey: e.key, Data: e.data })) }),
-          ) as PutRecordsCommandOutput;
+          let response: PutRecordsCommandOutput;
+          try {
+            response = (await this.client.send(
+              new PutRecordsCommand({ StreamName: name, Records: pending.map((e) => ({ PartitionKey: e.key, Data: e.data })) }),
+            )) as PutRecordsCommandOutput;
+          } catch (error) {
+            attempts += sdkAttempts(error);
+            throw error;
+          }
+          attempts += sdkAttempts(response);
           if (!response.FailedRecordCount) {
             pending = [];
             return;
@@ -492,10 +497,16 @@ export class KinesisStreamLog implements StreamLog {
           pending = pending.filter((_, i) => results[i].ErrorCode);
           throw failure;
         },
-        (error) => (error instanceof PartialPutFailure ? error.retryable : isRetryableKinesisError(error)),
+        {
+          numOfAttempts: this.retryPolicy.maxRetries + 1,
+          startingDelay: this.retryPolicy.baseDelayMs,
+          timeMultiple: 2,
+          maxDelay: this.retryPolicy.maxDelayMs,
+          jitter: this.retryPolicy.jitter,
+          retry: (error: unknown) => error instanceof PartialPutFailure && error.retryable,
+        },
       );
-    } catch (error) {
-      const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+    } catch (cause) {
       throw new Error(
         `Kinesis append to ${name}: ${pending.length} of ${batch.length} records of a PutRecords request were not stored ` +
           `after ${attempts} attempt(s): ${cause instanceof PartialPutFailure ? cause.message : describeError(cause)}` +
@@ -505,9 +516,8 @@ export class KinesisStreamLog implements StreamLog {
     }
   }
 
-  /** Sends a command with the retry budget (throttling and transient failures backed off). */
-  private call<T>(what: string, command: object): Promise<T> {
-    return withRetries(what, this.retryPolicy, () => this.client.send(command) as Promise<T>);
+  private call<T>(command: object): Promise<T> {
+    return this.client.send(command) as Promise<T>;
   }
 }
 
@@ -542,6 +552,11 @@ function toStreamRecord(stream: string, partition: string, record: KinesisRecord
     value: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     appendTime: record.ApproximateArrivalTimestamp?.getTime() ?? 0,
   };
+}
+
+/** Requests the SDK client sent for one call (1 from a fake client, which reports none). */
+function sdkAttempts(outcome: unknown): number {
+  return (outcome as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts ?? 1;
 }
 
 function shardKey(name: string, shard: string): string {

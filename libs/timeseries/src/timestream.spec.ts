@@ -1,25 +1,31 @@
 import {
-  CreateDatabaseCommand,
-  CreateTableCommand,
-  DescribeDatabaseCommand,
-  DescribeTableCommand,
   InternalServerException,
   RejectedRecordsException,
   ResourceNotFoundException,
   ThrottlingException,
-  WriteRecordsCommand,
+  ValidationException,
   type WriteRecordsCommandInput,
 } from '@aws-sdk/client-timestream-write';
+import { loadConfig } from '@meterstream/config';
 import { readingEnvelope } from '@meterstream/test-harness';
 import type { RejectedReading } from './rejected-records';
 import { TimeSeriesSinkClosedError } from './time-series-sink';
 import { TimestreamSink, type TimestreamSinkOptions, type TimestreamWriteApi } from './timestream';
 
 const T0 = Date.parse('2026-11-29T05:00:00.000Z');
+// An endpoint of its own spares the SDK Timestream's endpoint discovery; nothing listens there.
+const config = loadConfig({ TIMESERIES_BACKEND: 'timestream', AWS_REGION: 'us-east-1', TIMESTREAM_ENDPOINT: 'http://timestream.invalid', TIMESTREAM_DATABASE: 'meterstream', TIMESTREAM_TABLE: 'readings' });
+// The SDK signs every request (credentials from its default chain); the fake does not check by whom.
+process.env.AWS_ACCESS_KEY_ID = 'unit';
+process.env.AWS_SECRET_ACCESS_KEY = 'unit';
 const meta = { $metadata: {} };
 const notFound = (what: string) => new ResourceNotFoundException({ message: `${what} does not exist`, ...meta });
 
-/** An in-memory Timestream write API that records every call; `onWrite` can fail a WriteRecords. */
+/**
+ * An in-memory Timestream that records every call; `onWrite` can fail a WriteRecords. It answers
+ * both as the client a sink can be handed (`send`) and at the HTTP layer under a real SDK client
+ * (`handler`, AWS JSON 1.0), where the SDK's own retries run as in production.
+ */
 class FakeTimestream implements TimestreamWriteApi {
   readonly databases = new Set<string>();
   readonly tables = new Set<string>();
@@ -28,25 +34,52 @@ class FakeTimestream implements TimestreamWriteApi {
   destroyed = false;
   onWrite: (input: WriteRecordsCommandInput, attempt: number) => Error | undefined = () => undefined;
 
+  readonly handler = {
+    handle: async (request: { headers: Record<string, string>; body?: unknown }) => {
+      const target = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'x-amz-target')?.[1] ?? '';
+      const body = typeof request.body === 'string' ? request.body : new TextDecoder().decode(request.body as Uint8Array);
+      try {
+        return httpAnswer(200, this.operation(target.split('.')[1], JSON.parse(body)));
+      } catch (error) {
+        // How Timestream reports an error: the exception's name in __type, its fields beside it.
+        const { $metadata, $fault, name, message, ...fields } = error as Error & { $metadata?: { httpStatusCode?: number }; $fault?: string };
+        return httpAnswer($metadata?.httpStatusCode ?? ($fault === 'server' ? 500 : 400), { __type: name, message, ...fields });
+      }
+    },
+    updateHttpClientConfig: () => undefined,
+    httpHandlerConfigs: () => ({}),
+  };
+
   async send(command: unknown): Promise<unknown> {
-    if (command instanceof DescribeTableCommand) {
-      this.calls.push('DescribeTable');
-      if (!this.tables.has(`${command.input.DatabaseName}.${command.input.TableName}`)) throw notFound('table');
-    } else if (command instanceof DescribeDatabaseCommand) {
-      this.calls.push('DescribeDatabase');
-      if (!this.databases.has(command.input.DatabaseName!)) throw notFound('database');
-    } else if (command instanceof CreateDatabaseCommand) {
-      this.calls.push('CreateDatabase');
-      this.databases.add(command.input.DatabaseName!);
-    } else if (command instanceof CreateTableCommand) {
-      this.calls.push('CreateTable');
-      expect(command.input.MagneticStoreWriteProperties).toEqual({ EnableMagneticStoreWrites: true });
-      this.tables.add(`${command.input.DatabaseName}.${command.input.TableName}`);
-    } else if (command instanceof WriteRecordsCommand) {
-      this.calls.push('WriteRecords');
-      const error = this.onWrite(command.input, this.calls.filter((c) => c === 'WriteRecords').length);
-      if (error) throw error;
-      this.writes.push(command.input);
+    const { input } = command as { input: Record<string, unknown> };
+    return this.operation((command as object).constructor.name.replace(/Command$/, ''), input);
+  }
+
+  operation(name: string, input: Record<string, unknown>): unknown {
+    this.calls.push(name);
+    switch (name) {
+      case 'DescribeTable':
+        if (!this.tables.has(`${input.DatabaseName}.${input.TableName}`)) throw notFound('table');
+        break;
+      case 'DescribeDatabase':
+        if (!this.databases.has(input.DatabaseName as string)) throw notFound('database');
+        break;
+      case 'CreateDatabase':
+        this.databases.add(input.DatabaseName as string);
+        break;
+      case 'CreateTable':
+        expect(input.MagneticStoreWriteProperties).toEqual({ EnableMagneticStoreWrites: true });
+        this.tables.add(`${input.DatabaseName}.${input.TableName}`);
+        break;
+      case 'WriteRecords': {
+        const write = input as unknown as WriteRecordsCommandInput;
+        const error = this.onWrite(write, this.calls.filter((c) => c === 'WriteRecords').length);
+        if (error) throw error;
+        this.writes.push(write);
+        break;
+      }
+      default:
+        throw new Error(`fake Timestream does not implement ${name}`);
     }
     return {};
   }
@@ -66,14 +99,19 @@ class FakeTimestream implements TimestreamWriteApi {
   }
 }
 
+function httpAnswer(statusCode: number, body: unknown) {
+  return { response: { statusCode, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.from(JSON.stringify(body)) } };
+}
+
 function readings(count: number, meters = 3, lineId = 'L07') {
   return Array.from({ length: count }, (_, i) => readingEnvelope(lineId, `m-${i % meters}`, T0 + Math.floor(i / meters) * 1000, { voltage: 118 + (i % 5) }));
 }
 
 describe('TimestreamSink', () => {
   let fake: FakeTimestream;
+  /** A sink as fromConfig builds it: a real SDK client (with its retries) over the fake's HTTP layer. */
   const sinkWith = (options: Partial<TimestreamSinkOptions> = {}) =>
-    new TimestreamSink(fake, { database: 'meterstream', table: 'readings', retry: { attempts: 4, startingDelayMs: 1, maxDelayMs: 2 }, ...options });
+    TimestreamSink.fromConfig(config, { requestHandler: fake.handler, retry: { attempts: 4, startingDelayMs: 1, maxDelayMs: 2 }, ...options });
 
   beforeEach(() => {
     fake = new FakeTimestream();
@@ -168,12 +206,26 @@ describe('TimestreamSink', () => {
     await sink.flush();
     await sink.write(readings(6, 3).slice(3));
     down = true;
+    const writesBefore = fake.calls.filter((c) => c === 'WriteRecords').length;
     await expect(sink.flush()).rejects.toThrow('Timestream WriteRecords to meterstream.readings failed: InternalServerException: Internal error');
+    // The first batch of the flush, tried as often as the retry policy allows (4 attempts), then given up.
+    expect(fake.calls.filter((c) => c === 'WriteRecords').length - writesBefore).toBe(4);
+    expect(sink.stats().retries).toBe(3);
     expect(sink.buffered).toBe(3);
     down = false;
     await sink.flush();
     expect(sink.buffered).toBe(0);
     expect(fake.written().sort()).toEqual(['m-0@0', 'm-0@1000', 'm-1@0', 'm-1@1000', 'm-2@0', 'm-2@1000']);
+  });
+
+  it('does not retry what the request itself caused', async () => {
+    const sink = sinkWith();
+    fake.onWrite = () => new ValidationException({ message: 'Invalid measure value', Message: 'Invalid measure value', ...meta });
+    await sink.write(readings(2));
+    await expect(sink.flush()).rejects.toThrow('ValidationException: Invalid measure value');
+    expect(fake.calls.filter((c) => c === 'WriteRecords')).toHaveLength(1);
+    expect(sink.stats().retries).toBe(0);
+    expect(sink.buffered).toBe(2);
   });
 
   it('prepares the table again after it vanished', async () => {
@@ -190,7 +242,7 @@ describe('TimestreamSink', () => {
   });
 
   it('flushes on close, destroys a client it owns, and refuses writes afterwards', async () => {
-    const sink = sinkWith({ ownsClient: true });
+    const sink = new TimestreamSink(fake, { database: 'meterstream', table: 'readings', ownsClient: true });
     await sink.write(readings(2));
     await sink.close();
     expect(fake.written()).toHaveLength(2);

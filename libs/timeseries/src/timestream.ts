@@ -6,13 +6,14 @@ import {
   TimestreamWriteClient,
   WriteRecordsCommand,
   type RejectedRecord,
+  type TimestreamWriteClientConfig,
 } from '@aws-sdk/client-timestream-write';
 import { Logger } from '@nestjs/common';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Config } from '@meterstream/config';
 import { readingId, type ReadingEnvelope } from '@meterstream/contracts';
 import { classifyRejectedRecords, type RejectedReading } from './rejected-records';
-import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry-policy';
+import { DEFAULT_RETRY_POLICY, sdkRetryStrategy, type RetryPolicy } from './retry-policy';
 import { TimeSeriesSinkClosedError, type TimeSeriesSink } from './time-series-sink';
 import { buildWriteBatches, MAX_RECORDS_PER_WRITE, type TimestreamWriteBatch } from './timestream-records';
 
@@ -31,6 +32,7 @@ export interface TimestreamSinkOptions {
   maxRecordsPerWrite?: number;
   /** `write` flushes by itself once this many readings are buffered (default 1000). */
   maxBufferedReadings?: number;
+  /** Retries of the SDK client `fromConfig` builds (a client handed in brings its own). */
   retry?: Partial<RetryPolicy>;
   /** Create the database and table when absent (default true). */
   createIfMissing?: boolean;
@@ -51,7 +53,7 @@ export interface TimestreamSinkStats {
   rejected: number;
   /** WriteRecords calls that succeeded or ended in RejectedRecordsException. */
   writeRequests: number;
-  /** Retries of throttled or failed calls. */
+  /** Retries of throttled or failed calls (by the SDK client; 0 with a client that reports none). */
   retries: number;
 }
 
@@ -67,13 +69,12 @@ const DEFAULT_MAX_BUFFERED = 1000;
  * name, a byte-identical record is accepted as a no-op, and a different record with the same key
  * is rejected with ExistingVersion, which this sink counts as already written (first wins).
  * Other rejections are reported through `onRejected` and dropped: retrying cannot fix them.
- * Throttling, 5xx and dropped connections are retried with exponential backoff; if they persist,
- * `flush()` rejects and the unwritten readings stay buffered for the next flush.
+ * Throttling, 5xx and dropped connections are retried by the SDK client (see `fromConfig`); if
+ * they persist, `flush()` rejects and the unwritten readings stay buffered for the next flush.
  */
 export class TimestreamSink implements TimeSeriesSink {
   readonly name = 'timestream';
   private readonly buffer = new Map<string, ReadingEnvelope>();
-  private readonly retryPolicy: RetryPolicy;
   private readonly counters: TimestreamSinkStats = { written: 0, duplicates: 0, rejected: 0, writeRequests: 0, retries: 0 };
   private readonly logger = new Logger('TimestreamSink');
   /** Serialises flushes: a flush requested during another one runs after it. */
@@ -84,9 +85,7 @@ export class TimestreamSink implements TimeSeriesSink {
   constructor(
     private readonly client: TimestreamWriteApi,
     private readonly options: TimestreamSinkOptions,
-  ) {
-    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-  }
+  ) {}
 
   /**
    * A sink on the configured database and table. TIMESTREAM_ENDPOINT is for local stand-ins
@@ -94,15 +93,19 @@ export class TimestreamSink implements TimeSeriesSink {
    * DescribeEndpoints and send every request to the cell endpoint that names, an AWS host moto
    * cannot serve); without it, the SDK discovers the cell endpoint of the real service itself.
    * Do not set `endpointDiscoveryEnabled` alongside an endpoint: the SDK throws on any value.
-   * Credentials come from the SDK's default chain, never from here.
+   * Credentials come from the SDK's default chain, never from here. `requestHandler` replaces the
+   * HTTP layer under the client (tests answer as Timestream would, under the SDK's retries).
    */
-  static fromConfig(config: Config, options: Partial<TimestreamSinkOptions> = {}): TimestreamSink {
+  static fromConfig(
+    config: Config,
+    { requestHandler, ...options }: Partial<TimestreamSinkOptions> & Pick<TimestreamWriteClientConfig, 'requestHandler'> = {},
+  ): TimestreamSink {
     const endpoint = config.TIMESTREAM_ENDPOINT;
     const client = new TimestreamWriteClient({
       region: config.AWS_REGION,
-      // One retry layer, ours, so the policy lives in one place and retries are counted.
-      maxAttempts: 1,
+      retryStrategy: sdkRetryStrategy({ ...DEFAULT_RETRY_POLICY, ...options.retry }),
       ...(endpoint === undefined ? {} : { endpoint, requestHandler: new NodeHttpHandler() }),
+      ...(requestHandler === undefined ? {} : { requestHandler }),
     });
     return new TimestreamSink(client, { database: config.TIMESTREAM_DATABASE, table: config.TIMESTREAM_TABLE, ownsClient: true, ...options });
   }
@@ -161,7 +164,7 @@ export class TimestreamSink implements TimeSeriesSink {
       Records: batch.records,
     });
     try {
-      await this.retrying(() => this.client.send(command));
+      await this.send(command);
       this.counters.writeRequests += 1;
       this.counters.written += batch.records.length;
     } catch (err) {
@@ -230,7 +233,7 @@ export class TimestreamSink implements TimeSeriesSink {
 
   private async exists(command: DescribeTableCommand | DescribeDatabaseCommand): Promise<boolean> {
     try {
-      await this.retrying(() => this.client.send(command));
+      await this.send(command);
       return true;
     } catch (err) {
       if (isNamed(err, 'ResourceNotFoundException')) return false;
@@ -241,16 +244,27 @@ export class TimestreamSink implements TimeSeriesSink {
   /** Another writer may create the same database or table at the same time. */
   private async ignoringConflict(command: CreateDatabaseCommand | CreateTableCommand): Promise<void> {
     try {
-      await this.retrying(() => this.client.send(command));
+      await this.send(command);
     } catch (err) {
       if (!isNamed(err, 'ConflictException')) throw err;
     }
   }
 
-  private retrying<T>(request: () => Promise<T>): Promise<T> {
-    return withRetries(request, this.retryPolicy, () => {
-      this.counters.retries += 1;
-    });
+  /** One call; counts the retries the SDK client made for it, whatever the outcome. */
+  private async send(command: TimestreamCommand): Promise<unknown> {
+    try {
+      const output = await this.client.send(command);
+      this.countRetries(output);
+      return output;
+    } catch (err) {
+      this.countRetries(err);
+      throw err;
+    }
+  }
+
+  private countRetries(outcome: unknown): void {
+    const attempts = (outcome as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts ?? 1;
+    this.counters.retries += attempts - 1;
   }
 
   private target(): string {
