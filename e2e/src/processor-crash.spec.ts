@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
 import { buildOnce, makeTempDir, seededRandom, waitFor } from '@meterstream/test-harness';
-import { caughtUp, EmbeddedStreamLogCounter, outputs, readModelState, recordInput, startProcessor, stopGracefully } from './recorded-input';
+import { caughtUp, EmbeddedStreamLogCounter, outputs, readModelState, recordInput, startProcessor, stopGracefully } from '@meterstream/test-harness';
 
 describe('the stream processor under SIGKILL', () => {
   let temp: ReturnType<typeof makeTempDir>;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
 import { buildOnce, makeTempDir, waitFor } from '@meterstream/test-harness';
-import { caughtUp, outputs, readModelState, recordInput, ROOT, startProcessor, stopGracefully } from './recorded-input';
+import { caughtUp, outputs, readModelState, recordInput, ROOT, startProcessor, stopGracefully } from '@meterstream/test-harness';
 
 describe('replay (`meterstream replay`)', () => {
   let temp: ReturnType<typeof makeTempDir>;

@@ -9,7 +9,7 @@ import { generateMessages, type SimulatorOptions } from '@meterstream/simulator'
 import { EmbeddedStreamLog } from '@meterstream/stream';
 import { buildOnce, makeTempDir, waitFor } from '@meterstream/test-harness';
 import { retrainCommand } from '../../apps/cli/src/commands/retrain';
-import { caughtUp, ROOT, stopGracefully } from './recorded-input';
+import { caughtUp, ROOT, stopGracefully } from '@meterstream/test-harness';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

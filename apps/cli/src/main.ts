@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '@meterstream/config';
-import { rebuildDerivedState } from '../../stream-processor/src/rebuild';
 import { evaluate } from './commands/evaluate';
+import { replay } from './commands/replay';
 import { parseHeldOutFraction, retrainCommand } from './commands/retrain';
 import { start } from './commands/start';
 
@@ -29,7 +28,7 @@ program
   .command('replay')
   .description('rebuild the read model, aggregates and alerts from the readings stream (stop the processor first)')
   .action(async () => {
-    await rebuildDerivedState(loadConfig(), (line) => console.log(line));
+    process.exitCode = await replay();
   });
 
 program

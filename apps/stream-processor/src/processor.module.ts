@@ -5,11 +5,9 @@ import { loadConfig, type Config } from '@meterstream/config';
 import { startRateReporter } from '@meterstream/observability';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { createAlertRules, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
-import { SqliteReadModel, type ReadModel } from '@meterstream/read-model';
+import { createReadModel, SqliteReadModel, type ReadModel } from '@meterstream/read-model';
 import { createCheckpointStore, createStreamLog, EmbeddedStreamLog, openEmbeddedDatabase, type PartitionCheckpointStore, type StreamLog } from '@meterstream/stream';
 import type { TimeSeriesSink } from '@meterstream/timeseries';
-// Not yet exported from @meterstream/read-model's index (see libs/read-model/src/create-read-model.ts).
-import { createReadModel } from '../../../libs/read-model/src/create-read-model';
 import { CheckpointStore } from './checkpoint-store';
 // The file itself, not the folder's index: create-distributed-processor imports this module back
 // (topologyOptions, alertRules), which is harmless as long as neither side uses the other at load time.

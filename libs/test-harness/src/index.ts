@@ -5,3 +5,4 @@ export * from './temp-dir';
 export * from './wait-for';
 export * from './output-lines';
 export * from './processes';
+export * from './recorded-input';

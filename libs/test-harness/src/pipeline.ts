@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { waitFor } from './wait-for';
 
-const ROOT = path.resolve(__dirname, '../../..');
+import { ROOT } from './recorded-input';
 let built = false;
 
 /** Compiles the workspace to dist/ once per test process (incremental, about a second). */

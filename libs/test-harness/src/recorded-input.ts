@@ -4,14 +4,13 @@ import * as path from 'node:path';
 import { encodeEnvelope, parseReading, STREAMS } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { generateMessages } from '@meterstream/simulator';
-import { EmbeddedStreamLog } from '@meterstream/stream';
-import { CheckpointStore } from '../../apps/stream-processor/src/checkpoint-store';
+import { EmbeddedCheckpointStore, EmbeddedStreamLog } from '@meterstream/stream';
 
 /**
  * A recorded input and the means to compare two processors' results over it, for the crash and
  * replay tests.
  */
-export const ROOT = path.resolve(__dirname, '../..');
+export const ROOT = path.resolve(__dirname, '../../..');
 export const START = Date.parse('2026-03-02T05:00:00Z');
 export const MINUTE = 60_000;
 
@@ -58,7 +57,7 @@ export function startProcessor(dataDir: string): ChildProcess {
 export function caughtUp(file: string): boolean {
   const log = EmbeddedStreamLog.open(file, { partitions: 8 });
   try {
-    const positions = new CheckpointStore(log.db, 'stream-processor').load().positions[STREAMS.readings] ?? {};
+    const positions = new EmbeddedCheckpointStore(log.db, 'stream-processor').load().positions[STREAMS.readings] ?? {};
     for (let p = 0; p < log.partitionCount(STREAMS.readings); p++) {
       if (log.readSync(STREAMS.readings, String(p), positions[String(p)] ?? null, 1).length > 0) return false;
     }

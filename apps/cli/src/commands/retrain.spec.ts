@@ -5,11 +5,10 @@ import { loadConfig } from '@meterstream/config';
 import { encodeEnvelope, STREAMS } from '@meterstream/contracts';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { fitVoltageModel } from '@meterstream/model-training';
+import { HOUR, syntheticReadings } from '@meterstream/model-training/testing';
 import { createAlertRules, resolveProcessorOptions, StreamTopology, type ProcessorOptions } from '@meterstream/processing';
-import { EmbeddedStreamLog } from '@meterstream/stream';
+import { EmbeddedCheckpointStore, EmbeddedStreamLog } from '@meterstream/stream';
 import { makeTempDir } from '@meterstream/test-harness';
-import { CheckpointStore } from '../../../stream-processor/src/checkpoint-store';
-import { HOUR, syntheticReadings } from '../../../../libs/model-training/src/testing/synthetic-line';
 import { loadRunningModel, parseHeldOutFraction, parseTimeArgument, retrainCommand, type RetrainCommandOptions } from './retrain';
 
 const START = Date.parse('2026-03-02T10:00:00Z');
@@ -65,7 +64,7 @@ describe('meterstream retrain', () => {
     // The processor installed v1 recently: it has run over the first 20 minutes since.
     for (const r of readings.filter((r) => r.eventTime < START + 20 * 60_000)) topology.process('0', r, r.eventTime);
     topology.takeOutput();
-    new CheckpointStore(log.db, 'stream-processor').saveSync({ positions: {}, topology: topology.snapshot() }, NOW);
+    new EmbeddedCheckpointStore(log.db, 'stream-processor').saveSync({ positions: {}, topology: topology.snapshot() }, NOW);
     await log.close();
   }
 

@@ -4,8 +4,7 @@ import { loadConfig, type Config } from '@meterstream/config';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { retrain, RetrainError, runningModelFromSnapshot, type RetrainProgress, type RetrainResult } from '@meterstream/model-training';
 import type { VoltageModelVersion } from '@meterstream/processing';
-import { createStreamLog, openEmbeddedDatabase } from '@meterstream/stream';
-import { CheckpointStore } from '../../../stream-processor/src/checkpoint-store';
+import { createStreamLog, EmbeddedCheckpointStore, openEmbeddedDatabase } from '@meterstream/stream';
 
 export interface RetrainCommandOptions {
   /** ISO-8601, "now", or relative to now like -6h. */
@@ -112,7 +111,7 @@ export function loadRunningModel(config: Config, registry: FileModelRegistry): R
   if (config.STREAM_BACKEND === 'embedded' && fs.existsSync(config.databaseFile)) {
     const db = openEmbeddedDatabase(config.databaseFile);
     try {
-      const running = runningModelFromSnapshot(new CheckpointStore(db, PROCESSOR_CHECKPOINT).load().topology);
+      const running = runningModelFromSnapshot(new EmbeddedCheckpointStore(db, PROCESSOR_CHECKPOINT).load().topology);
       if (running !== null) return { kind: 'checkpoint', version: running.version, lines: running.lines };
     } finally {
       db.close();

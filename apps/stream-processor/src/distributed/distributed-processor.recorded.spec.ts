@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import { STREAMS, type ReadingEnvelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
-import { EmbeddedStreamLog, type StreamLog } from '@meterstream/stream';
+import { EmbeddedStreamLog, type StreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 import { seededRandom, waitFor } from '@meterstream/test-harness';
-import { SqliteCheckpointStore } from '../../../../libs/stream/src/sqlite-checkpoint-store';
 import { createDistributedProcessor, type DistributedProcessorDeps, type DistributedProcessorTuning } from './create-distributed-processor';
 import { decodeCheckpoint } from './partition-checkpoint';
 import { ControlledGroup } from './testing/controlled-group';

@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '@meterstream/config';
 import { SqliteReadModel, type DeadLetterRow } from '@meterstream/read-model';
 import { EmbeddedStreamLog, openEmbeddedDatabase } from '@meterstream/stream';
 import { deadLetterEnvelope, makeTempDir } from '@meterstream/test-harness';
-import { outputs, readModelState, recordInput, START } from '../../../../../e2e/src/recorded-input';
+import { outputs, readModelState, recordInput, START } from '@meterstream/test-harness';
 import { createProcessorRuntime } from '../../processor.module';
 
 /**
