@@ -98,6 +98,14 @@ describe('npm start under SIGKILL of its whole process group', () => {
     temp = makeTempDir('meterstream-crash-');
     launcher = new Launcher(temp.dir, await freePort(), await freePort());
   });
+  afterEach(async () => {
+    // Each test leaves nothing running for the next, also when it failed midway.
+    publisher?.end(true);
+    publisher = undefined;
+    await launcher?.stop().catch(() => undefined);
+    killProcessesWithEnv('DATA_DIR', temp.dir);
+    await waitFor(() => processesWithEnv('DATA_DIR', temp.dir).length === 0, { what: 'the services of the test to stop', timeoutMs: 60_000 });
+  });
   afterAll(async () => {
     publisher?.end(true);
     await launcher?.stop().catch(() => undefined);
@@ -137,7 +145,9 @@ describe('npm start under SIGKILL of its whole process group', () => {
         await launcher.killGroup();
         await launcher.start();
       }
-      await waitFor(() => acked.size === READINGS, { what: 'every reading acknowledged', timeoutMs: 180_000 });
+      await waitFor(() => acked.size === READINGS, { what: 'every reading acknowledged', timeoutMs: 300_000 }).catch((err: Error) => {
+        throw new Error(`${err.message}; ${acked.size} of ${READINGS} acknowledged, ${sent} sent; the launcher said:\n${launcher.output.join('').slice(-3000)}`);
+      });
     } finally {
       clearInterval(pump);
     }

@@ -107,6 +107,20 @@ describe('Ingest', () => {
   });
 
   describe('when the log refuses part of a batch', () => {
+    it('gives up at once, splitting nothing, when the error says the store is unavailable (SQLite busy)', async () => {
+      const busy = new FaultyStreamLog(log, () => true);
+      const original = busy.append.bind(busy);
+      busy.append = async (stream, records) => {
+        await original(stream, records).catch((err: Error) => {
+          throw Object.assign(new Error(`database is locked (${err.message})`), { code: 'SQLITE_BUSY' });
+        });
+      };
+      const bridge = new Ingest(busy, { maxFutureSkewMs: 3_600_000, now: () => NOW });
+      await expect(bridge.ingest(Array.from({ length: 200 }, (_, i) => reading(`b${i}`)))).rejects.toThrow(/looks unavailable: database is locked/);
+      expect(busy.appends).toBe(1);
+      expect(await readAll(STREAMS.deadLetters)).toEqual([]);
+    });
+
     it('never dead-letters a valid reading because the log was briefly busy', async () => {
       let busy = 2; // the first two appends fail whatever they hold, then the log works
       const flaky = new FaultyStreamLog(log, () => busy-- > 0);

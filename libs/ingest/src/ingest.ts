@@ -138,6 +138,9 @@ export class Ingest {
       }
       this.counters.deadLetters += letters.length;
     } catch (err) {
+      // The store itself is unavailable: splitting would repeat the failure per half (each
+      // SQLITE_BUSY waits out the busy timeout), so give up at once; the caller retries.
+      if (isStoreUnavailable(err)) throw new Error(`the stream log looks unavailable: ${describe(err)}`, { cause: err });
       progress.failures++;
       if (batch.length > 1) {
         const half = Math.ceil(batch.length / 2);
@@ -169,6 +172,22 @@ export class Ingest {
     this.counters.deadLetters++;
     this.counters.storeFailures++;
   }
+}
+
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether an append failed because the store is unavailable, whatever the records: SQLite busy,
+ * locked, I/O, full or read-only; kafkajs's retriable errors; the AWS SDK's retryable ones; the
+ * network. Anything else may be about the records themselves, and the batch is split to find them.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; retriable?: unknown; $retryable?: unknown } | null | undefined;
+  if (typeof e?.code === 'string') {
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|NOMEM|PROTOCOL)/.test(e.code)) return true;
+    if (NETWORK_ERRORS.has(e.code)) return true;
+  }
+  return e?.retriable === true || (e?.$retryable !== undefined && e?.$retryable !== null);
 }
 
 function toRecord(letter: DeadLetterEnvelope): AppendRecord {
