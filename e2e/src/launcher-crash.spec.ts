@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt from 'mqtt';
 import { decodeEnvelope, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { EmbeddedStreamLog } from '@meterstream/stream';
 import { buildOnce, freePort, killProcessesWithEnv, makeTempDir, processesWithEnv, waitFor } from '@meterstream/test-harness';
@@ -88,10 +88,55 @@ function reading(i: number, base: number): { topic: string; payload: string } {
   return { topic: `line/${lineId}/SmartMeterData`, payload: JSON.stringify({ deviceId, ts, voltage: 118 + (i % 40) / 10 }) };
 }
 
+/**
+ * Publishes readings 0..count-1 with QoS 1 until each is acknowledged: one connection at a time,
+ * at most 500 unacknowledged on it, about 1,000 a second; when a connection drops, a new one publishes again every
+ * reading not yet acknowledged. `acked` collects what the broker acknowledged.
+ */
+async function persistentPublisher(
+  url: string,
+  count: number,
+  message: (i: number) => { topic: string; payload: string },
+  acked: Set<number>,
+  stop: { now: boolean },
+): Promise<void> {
+  while (!stop.now && acked.size < count) {
+    const client = await mqtt.connectAsync(url, { clientId: 'crash-publisher', reconnectPeriod: 0, connectTimeout: 5_000 }).catch(() => undefined);
+    if (!client) {
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
+    let open = true;
+    client.on('close', () => (open = false));
+    client.on('error', () => undefined);
+    const pending = [...Array(count).keys()].filter((i) => !acked.has(i));
+    let next = 0;
+    let inFlight = 0;
+    await new Promise<void>((resolve) => {
+      // Paced (about 1,000 a second) so that the kills land mid-stream.
+      const timer = setInterval(() => {
+        if (!open || stop.now || (next >= pending.length && inFlight === 0)) {
+          clearInterval(timer);
+          return resolve();
+        }
+        for (let n = 0; n < 20 && inFlight < 500 && next < pending.length; n++) {
+          const i = pending[next++];
+          const m = message(i);
+          inFlight++;
+          client.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+            inFlight--;
+            if (!err) acked.add(i);
+          });
+        }
+      }, 20);
+    });
+    client.end(true);
+  }
+}
+
 describe('npm start under SIGKILL of its whole process group', () => {
   let temp: ReturnType<typeof makeTempDir>;
   let launcher: Launcher;
-  let publisher: MqttClient | undefined;
 
   beforeAll(async () => {
     buildOnce();
@@ -100,14 +145,11 @@ describe('npm start under SIGKILL of its whole process group', () => {
   });
   afterEach(async () => {
     // Each test leaves nothing running for the next, also when it failed midway.
-    publisher?.end(true);
-    publisher = undefined;
     await launcher?.stop().catch(() => undefined);
     killProcessesWithEnv('DATA_DIR', temp.dir);
     await waitFor(() => processesWithEnv('DATA_DIR', temp.dir).length === 0, { what: 'the services of the test to stop', timeoutMs: 60_000 });
   });
   afterAll(async () => {
-    publisher?.end(true);
     await launcher?.stop().catch(() => undefined);
     // Whatever a failed test left behind must not keep jest (or CI) waiting.
     try {
@@ -122,22 +164,12 @@ describe('npm start under SIGKILL of its whole process group', () => {
   it('stores every acknowledged reading across three kills while a persistent QoS 1 publisher resends what was not acknowledged; duplicates count once', async () => {
     await launcher.start();
     const base = Date.now() - 5 * 60_000;
-    // mqtt.js keeps each QoS 1 publish in its outgoing store until the PUBACK and resends it after
-    // every reconnect: the persistent publisher of a real meter or head-end.
-    publisher = mqtt.connect(`mqtt://127.0.0.1:${launcher.mqttPort}`, { clientId: 'crash-publisher', clean: false, reconnectPeriod: 250, connectTimeout: 5_000 });
-    publisher.on('error', () => undefined);
     const acked = new Set<number>();
-    let sent = 0;
-    const pump = setInterval(() => {
-      if (!publisher!.connected) return;
-      for (let n = 0; n < 100 && sent < READINGS; n++, sent++) {
-        const i = sent;
-        const r = reading(i, base);
-        publisher!.publish(r.topic, r.payload, { qos: 1 }, (err) => {
-          if (!err) acked.add(i);
-        });
-      }
-    }, 20);
+    const stop = { now: false };
+    // The persistent publisher of a real meter or head-end: it keeps every reading until its PUBACK
+    // and, on each new connection, publishes again whatever is not acknowledged (explicitly, not
+    // mqtt.js's outgoing store, which resends one message per round trip).
+    const publishing = persistentPublisher(`mqtt://127.0.0.1:${launcher.mqttPort}`, READINGS, (i) => reading(i, base), acked, stop);
     try {
       for (const threshold of [2_000, 5_000, 8_000]) {
         await waitFor(() => acked.size >= threshold, { what: `${threshold} acknowledged readings`, timeoutMs: 120_000 });
@@ -146,13 +178,12 @@ describe('npm start under SIGKILL of its whole process group', () => {
         await launcher.start();
       }
       await waitFor(() => acked.size === READINGS, { what: 'every reading acknowledged', timeoutMs: 300_000 }).catch((err: Error) => {
-        throw new Error(`${err.message}; ${acked.size} of ${READINGS} acknowledged, ${sent} sent; the launcher said:\n${launcher.output.join('').slice(-3000)}`);
+        throw new Error(`${err.message}; ${acked.size} of ${READINGS} acknowledged; the launcher said:\n${launcher.output.join('').slice(-3000)}`);
       });
     } finally {
-      clearInterval(pump);
+      stop.now = true;
+      await publishing;
     }
-    await publisher.endAsync();
-    publisher = undefined;
 
     // Every acknowledged reading is in the log; resends may be there twice.
     const stored = storedEnvelopes<ReadingEnvelope>(temp.dir, STREAMS.readings);
