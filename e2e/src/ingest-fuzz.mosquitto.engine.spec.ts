@@ -1,9 +1,7 @@
 import fc from 'fast-check';
 import mqtt from 'mqtt';
-import * as path from 'node:path';
-import { decodeEnvelope, parseMessage, readingId, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
-import { EmbeddedStreamLog } from '@meterstream/stream';
-import { makeTempDir, PipelineProcesses, processesWithEnv, waitFor } from '@meterstream/test-harness';
+import { parseMessage, readingId, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { envelopesInLog, makeTempDir, PipelineProcesses, processesWithEnv, waitFor } from '@meterstream/test-harness';
 import { mosquitto, MOSQUITTO_URL } from './mosquitto';
 
 /**
@@ -353,25 +351,6 @@ function plan(seed: number): Planned[] {
   });
 }
 
-function readStream<T>(dataDir: string, stream: string): T[] {
-  const log = EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
-  const out: T[] = [];
-  try {
-    for (let p = 0; p < log.partitionCount(stream); p++) {
-      let after: string | null = null;
-      for (;;) {
-        const records = log.readSync(stream, String(p), after, 10_000);
-        if (records.length === 0) break;
-        after = records[records.length - 1].position;
-        for (const r of records) out.push(decodeEnvelope(r.value) as T);
-      }
-    }
-  } finally {
-    void log.close();
-  }
-  return out;
-}
-
 describe('ingest through Mosquitto under a fuzzed stream of valid and hostile messages', () => {
   let temp: ReturnType<typeof makeTempDir>;
   let pipeline: PipelineProcesses | undefined;
@@ -418,7 +397,7 @@ describe('ingest through Mosquitto under a fuzzed stream of valid and hostile me
       const sentinel = { deviceId: `fuzz-sentinel-${SEED}`, ts: NOW - 30_000, voltage: 120 };
       await meter.publishAsync('line/F01/SmartMeterData', JSON.stringify(sentinel), { qos: 1 });
       const sentinelId = readingId(sentinel.deviceId, sentinel.ts);
-      const readingIds = () => new Set(readStream<ReadingEnvelope>(temp.dir, STREAMS.readings).map((r) => r.id));
+      const readingIds = () => new Set(envelopesInLog<ReadingEnvelope>(temp.dir, STREAMS.readings).map((r) => r.id));
       await waitFor(() => readingIds().has(sentinelId), {
         what: `the sentinel reading, published after everything else, in the readings stream ${seedNote}`,
         timeoutMs: 300_000,
@@ -451,12 +430,12 @@ describe('ingest through Mosquitto under a fuzzed stream of valid and hostile me
     const byKey = new Map(messages.map((m) => [keyOf(m.topic, m.payload.toString('base64')), m]));
     const letters = await waitFor(
       () => {
-        const all = readStream<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters);
+        const all = envelopesInLog<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters);
         return all.filter((d) => byKey.has(keyOf(d.body.topic, d.body.payload))).length >= malformed.length ? all : undefined;
       },
       { what: `${malformed.length} dead letters ${seedNote}`, timeoutMs: 120_000, intervalMs: 1_000 },
     ).catch((err: Error) => {
-      const seen = new Set(readStream<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters).map((d) => keyOf(d.body.topic, d.body.payload)));
+      const seen = new Set(envelopesInLog<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters).map((d) => keyOf(d.body.topic, d.body.payload)));
       const missing = malformed.filter((m) => !seen.has(keyOf(m.topic, m.payload.toString('base64')))).slice(0, 10).map(describeMessage);
       throw new Error(`${err.message}\nwithout a dead letter (first 10): ${missing.join('\n')}`);
     });

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { decodeEnvelope, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
-import { EmbeddedStreamLog } from '@meterstream/stream';
-import { buildOnce, freePort, killProcessesWithEnv, makeTempDir, processesWithEnv, waitFor } from '@meterstream/test-harness';
+import { STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { buildOnce, envelopesInLog, freePort, killProcessesWithEnv, makeTempDir, processesWithEnv, waitFor } from '@meterstream/test-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const LINES = 10;
@@ -59,25 +58,6 @@ class Launcher {
     await exited;
     clearTimeout(timer);
   }
-}
-
-function storedEnvelopes<T>(dataDir: string, stream: string): T[] {
-  const log = EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
-  const out: T[] = [];
-  try {
-    for (let p = 0; p < log.partitionCount(stream); p++) {
-      let after: string | null = null;
-      for (;;) {
-        const records = log.readSync(stream, String(p), after, 10_000);
-        if (records.length === 0) break;
-        after = records[records.length - 1].position;
-        for (const r of records) out.push(decodeEnvelope<T & ReadingEnvelope>(r.value));
-      }
-    }
-  } finally {
-    void log.close();
-  }
-  return out;
 }
 
 /** Readings of distinct meters within a few seconds of each other: a resend is a duplicate, never late. */
@@ -186,7 +166,7 @@ describe('npm start under SIGKILL of its whole process group', () => {
     }
 
     // Every acknowledged reading is in the log; resends may be there twice.
-    const stored = storedEnvelopes<ReadingEnvelope>(temp.dir, STREAMS.readings);
+    const stored = envelopesInLog<ReadingEnvelope>(temp.dir, STREAMS.readings);
     const storedIds = new Set(stored.map((e) => e.deviceId));
     const missing = [...acked].filter((i) => !storedIds.has(`crash-m${i}`));
     expect(missing).toEqual([]);
@@ -220,9 +200,9 @@ describe('npm start under SIGKILL of its whole process group', () => {
     );
     await client.endAsync();
     // Acknowledged means stored: no waiting needed before reading the log.
-    const readings = storedEnvelopes<ReadingEnvelope>(temp.dir, STREAMS.readings).filter((e) => e.deviceId?.startsWith('after-poison-'));
+    const readings = envelopesInLog<ReadingEnvelope>(temp.dir, STREAMS.readings).filter((e) => e.deviceId?.startsWith('after-poison-'));
     expect(new Set(readings.map((e) => e.deviceId)).size).toBe(50);
-    const letters = storedEnvelopes<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters);
+    const letters = envelopesInLog<DeadLetterEnvelope>(temp.dir, STREAMS.deadLetters);
     const letter = letters.find((l) => Buffer.from(l.body.payload, 'base64').toString() === poison);
     expect(letter).toBeDefined();
     expect(letter!.body.reason).toMatch(/^ts: /);

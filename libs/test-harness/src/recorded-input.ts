@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { encodeEnvelope, parseReading, STREAMS } from '@meterstream/contracts';
+import { decodeEnvelope, encodeEnvelope, parseReading, STREAMS, type Envelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { generateMessages } from '@meterstream/simulator';
 import { EmbeddedCheckpointStore, EmbeddedStreamLog } from '@meterstream/stream';
@@ -114,3 +114,23 @@ export async function readModelState(file: string) {
   return state;
 }
 
+
+/** Every envelope of `stream` in the embedded log of a data directory, partition by partition, in log order. */
+export function envelopesInLog<T extends Envelope = Envelope>(dataDir: string, stream: string): T[] {
+  const log = EmbeddedStreamLog.open(path.join(dataDir, 'meterstream.db'), { partitions: 8 });
+  const out: T[] = [];
+  try {
+    for (let p = 0; p < log.partitionCount(stream); p++) {
+      let after: string | null = null;
+      for (;;) {
+        const records = log.readSync(stream, String(p), after, 10_000);
+        if (records.length === 0) break;
+        after = records[records.length - 1].position;
+        for (const r of records) out.push(decodeEnvelope<T>(r.value));
+      }
+    }
+  } finally {
+    void log.close();
+  }
+  return out;
+}
