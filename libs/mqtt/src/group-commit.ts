@@ -65,7 +65,7 @@ export class GroupCommit<T> {
     this.wakeRetry?.();
     if (this.running) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const left = this.queue.splice(0);
-    for (const e of left) e.done(new Error('stopping: not committed'));
+    for (const e of left) report(e, new Error('stopping: not committed'));
   }
 
   private async run(): Promise<void> {
@@ -103,15 +103,31 @@ export class GroupCommit<T> {
       this.inCommit = 0;
       if (error) {
         // Only when stopping: never report a failed commit as done.
-        for (const e of batch) e.done(error);
+        for (const e of batch) report(e, error);
         break;
       }
       this.counters.batches++;
       this.counters.committed += batch.length;
-      for (const e of batch) e.done();
+      for (const e of batch) report(e);
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.running = false;
     this.idleWaiters.splice(0).forEach((w) => w());
+  }
+}
+
+/**
+ * Calls an item's done. A transport's callback runs on (aedes: reads and handles the publisher's
+ * next packets synchronously); if it throws, the other items of the batch must still be reported
+ * and the commit loop must go on, or their publishers would wait forever. The error is rethrown
+ * afterwards (uncaught, as it would have been), never swallowed.
+ */
+function report<T>(entry: Entry<T>, err?: Error): void {
+  try {
+    entry.done(err);
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
   }
 }
