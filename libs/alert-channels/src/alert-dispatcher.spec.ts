@@ -119,6 +119,8 @@ describe('AlertDispatcher', () => {
         expect(verifyWebhookSignature(SECRET, r.headers['x-meterstream-timestamp'] as string, r.body, r.headers['x-meterstream-signature'] as string)).toBe(true);
       }
       expect(await readDeadLetters(fixture.log)).toEqual([]);
+      // The receiver counts a request when it answers; the dispatcher once the answer is back.
+      await waitFor(() => d.counters().webhook.delivered === alerts.length, { what: 'the dispatcher to count the last webhook answer' });
       const counters = d.counters();
       expect(counters.webhook).toMatchObject({ delivered: alerts.length, deadLettered: 0 });
       expect(counters.webhook.retried).toBe(receiver.requests.length - alerts.length);
