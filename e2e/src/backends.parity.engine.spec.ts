@@ -6,14 +6,15 @@
  * stuck meter on L04, duplicates, out-of-order, late and malformed messages) goes through the
  * ingest bridge's logic into the `readings` and `dead-letters` streams of three logs, each built
  * by createStreamLog(config):
- *   (a) the embedded log, processed by the embedded runtime (ProcessorRuntime, in process);
+ *   (a) the embedded log, processed in process by the processor with the embedded transaction
+ *       commit;
  *   (b) Kinesis on kinesalite (4 shards, not 8: another partitioning), processed by the real
  *       stream-processor main.js with STREAM_BACKEND=kinesis, a SQLite read model and the
  *       Timestream sink on moto;
  *   (c) Kafka, processed by the real main.js with STREAM_BACKEND=kafka, the Elasticsearch read
  *       model and the SQLite time-series sink.
  * The `aggregates`, `alerts` and `late-readings` streams must be identical (deduplicated by
- * envelope id — the distributed runtime is at least once — compared per key in order and as
+ * envelope id — the flush-then-checkpoint commit is at least once — compared per key in order and as
  * sets), and (d) the query API must answer the same over every read model: in process over
  * SQLite (a, b), and the real query-api main.js with READ_MODEL_BACKEND=elasticsearch over (c),
  * whose acknowledgements go to Kafka.
@@ -39,9 +40,10 @@ import { MOTO_ENDPOINT, motoTimestreamRecords, requireMoto } from '@meterstream/
 import { buildOnce, makeTempDir, waitFor, forEachOutputLine } from '@meterstream/test-harness';
 import { Ingest } from '@meterstream/ingest';
 import { createApiApp } from '../../apps/query-api/src/create-api-app';
-import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
-import { deduplicate } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
-import { createProcessorRuntime, distributedProcessorGroup } from '../../apps/stream-processor/src/processor.module';
+import { decodeCheckpoint } from '@meterstream/processing';
+import { deduplicate } from '../../apps/stream-processor/src/runtime/testing/recorded-run';
+import { processorGroup } from '../../apps/stream-processor/src/processor.module';
+import { createEmbeddedStreamProcessor } from '../../apps/stream-processor/src/runtime';
 import { ROOT } from '@meterstream/test-harness';
 
 const MINUTE = 60_000;
@@ -168,7 +170,7 @@ async function waitUntilCaughtUp(processor: ServiceProcess, config: Config, log:
   const ends = new Map<string, string>();
   for (const [partition, records] of await readAll(log, STREAMS.readings)) if (records.length > 0) ends.set(partition, records[records.length - 1].position);
   const checkpoints = createCheckpointStore(config);
-  const group = distributedProcessorGroup(config);
+  const group = processorGroup(config);
   try {
     await waitFor(
       async () => {
@@ -298,11 +300,13 @@ describe('the same input on every backend (configuration only)', () => {
     const kafkaProcessor = new ServiceProcess('kafka processor', 'dist/apps/stream-processor/src/main.js', { ...process.env, ...envs.kafka });
     processes.push(kinesisProcessor, kafkaProcessor);
 
-    // (a): the embedded runtime in process, to the end of its input.
+    // (a): the processor with the embedded transaction commit, in process, to the end of its input.
     await logs.embedded.close();
     const db = openEmbeddedDatabase(configs.embedded.databaseFile, { synchronous: 'normal' });
-    const runtime = createProcessorRuntime(configs.embedded, db);
-    while (runtime.processBatch() > 0);
+    const processor = createEmbeddedStreamProcessor(configs.embedded, db);
+    await processor.join();
+    while ((await processor.poll()) > 0);
+    await processor.stop();
     db.close();
     const embeddedLog = createStreamLog(configs.embedded);
     closers.push(() => embeddedLog.close());
@@ -360,8 +364,8 @@ describe('the same input on every backend (configuration only)', () => {
     expect(asSet(outputs.embedded, STREAMS.lateReadings).length).toBeGreaterThan(0);
   });
 
-  it.each(['kinesis', 'kafka'] as const)('%s + the distributed runtime: aggregates, alerts and late readings equal the embedded run, per key in order and as sets', (backend) => {
-    // The embedded runtime emits each record once; the distributed one at least once.
+  it.each(['kinesis', 'kafka'] as const)('%s + the flush-then-checkpoint commit: aggregates, alerts and late readings equal the embedded run, per key in order and as sets', (backend) => {
+    // The embedded transaction commit emits each record once; flush-then-checkpoint at least once.
     expect(deduplicate(outputs.embedded).repeats).toBe(0);
     const { outputs: deduplicated, conflicting } = deduplicate(outputs[backend]);
     expect(conflicting).toEqual([]);

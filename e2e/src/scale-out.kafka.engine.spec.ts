@@ -6,8 +6,8 @@ import { EmbeddedStreamLog, type AppendRecord, type StreamRecord } from '@meters
 import { KafkaCheckpointStore, KafkaStreamLog } from '@meterstream/stream/kafka';
 import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '@meterstream/stream/kafka/testing';
 import { buildOnce, waitFor, forEachOutputLine } from '@meterstream/test-harness';
-import { decodeCheckpoint } from '../../apps/stream-processor/src/distributed/partition-checkpoint';
-import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/distributed/testing/recorded-run';
+import { decodeCheckpoint } from '@meterstream/processing';
+import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/runtime/testing/recorded-run';
 import { readModelState } from '@meterstream/test-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -101,7 +101,7 @@ describe('two stream processors on Kafka', () => {
 
   it('split the partitions, and after one is SIGKILLed mid-stream the survivor resumes from its checkpoints: outputs and read model equal a single instance’s', async () => {
     const prefix = uniqueTopicPrefix('scale-out');
-    // The group the service names itself on Kafka (distributedProcessorGroup): the topic prefix + stream-processor.
+    // The group the service names itself on Kafka (processorGroup): the topic prefix + stream-processor.
     const group = `${prefix}stream-processor`;
     // Both instances run on this host with the same DATA_DIR, so they share the SQLite read model in it.
     const dataDir = path.join(fixture.dir, 'kafka-processors');

@@ -1,16 +1,17 @@
 import { STREAMS } from '@meterstream/contracts';
 import type { Config } from '@meterstream/config';
 import { SqliteReadModel } from '@meterstream/read-model';
-import { EmbeddedStreamLog, openEmbeddedDatabase } from '@meterstream/stream';
-import { createProcessorRuntime } from './processor.module';
+import { EmbeddedStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
+import { createEmbeddedStreamProcessor, PROCESSOR_GROUP, SINGLE_CHECKPOINT_TABLE } from './runtime/create-stream-processor';
 
 const DERIVED_STREAMS = [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReadings];
 
 /**
- * Replay: throws away everything derived — the read model, the processor's checkpoint and the
+ * Replay: throws away everything derived — the read model, the processor's checkpoints and the
  * aggregates, alerts and late-readings streams — and recomputes it from `readings` and
- * `dead-letters`. Deterministic processing makes the result identical to what the processor had
- * built live (same input, same order). Stop the stream processor first.
+ * `dead-letters` with the processor's own runtime. Deterministic processing makes the result
+ * identical to what the processor had built live (same input, same order). Stop the stream
+ * processor first.
  */
 export async function rebuildDerivedState(config: Config, progress: (line: string) => void): Promise<{ records: number; seconds: number }> {
   const db = openEmbeddedDatabase(config.databaseFile, { synchronous: 'normal' });
@@ -20,16 +21,19 @@ export async function rebuildDerivedState(config: Config, progress: (line: strin
     db.transaction(() => {
       for (const stream of DERIVED_STREAMS) log.truncateSync(stream);
       new SqliteReadModel(db).clearSync();
-      db.prepare('DELETE FROM processor_checkpoints').run();
+      new SqliteCheckpointStore(db).deleteGroupSync(PROCESSOR_GROUP);
+      // The layout of older versions (one checkpoint for all partitions): replay is its upgrade path.
+      db.exec(`DROP TABLE IF EXISTS ${SINGLE_CHECKPOINT_TABLE}`);
     })();
-    progress(`replay: cleared the read model, the checkpoint and ${DERIVED_STREAMS.join(', ')}; reprocessing ${total.toLocaleString('en')} records`);
+    progress(`replay: cleared the read model, the checkpoints and ${DERIVED_STREAMS.join(', ')}; reprocessing ${total.toLocaleString('en')} records`);
 
-    const runtime = createProcessorRuntime(config, db);
+    const processor = createEmbeddedStreamProcessor(config, db);
+    await processor.join();
     const started = Date.now();
     let done = 0;
     let reported = started;
     for (;;) {
-      const n = runtime.processBatch();
+      const n = await processor.poll();
       if (n === 0) break;
       done += n;
       if (Date.now() - reported >= 1000) {
@@ -37,6 +41,7 @@ export async function rebuildDerivedState(config: Config, progress: (line: strin
         progress(`replay: ${done.toLocaleString('en')} / ${total.toLocaleString('en')} records (${Math.round((100 * done) / Math.max(total, 1))} %)`);
       }
     }
+    await processor.stop();
     const seconds = (Date.now() - started) / 1000;
     progress(`replay: done, ${done.toLocaleString('en')} records in ${seconds.toFixed(1)} s`);
     return { records: done, seconds };

@@ -2,7 +2,7 @@ import { STREAMS } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { SqliteCheckpointStore } from '@meterstream/stream';
 import * as path from 'node:path';
-import { createDistributedProcessor, type DistributedProcessor } from '../../../apps/stream-processor/src/distributed';
+import { createStreamProcessor, type StreamProcessor } from '../../../apps/stream-processor/src/runtime';
 import type { BackendUnderTest } from './backend-logs';
 import type { BackendWorkload } from './backend-workload';
 import { CountingReadModel } from './counting-read-model';
@@ -92,9 +92,10 @@ export async function measureBackend(backend: BackendUnderTest, workload: Backen
 
   const readModel = new CountingReadModel(SqliteReadModel.open(path.join(backend.dir, 'read-model.db')));
   const checkpoints = SqliteCheckpointStore.open(path.join(backend.dir, 'checkpoints.db'));
-  const processor = createDistributedProcessor(
+  const processor = createStreamProcessor(
     backend.config,
-    { log, readModel, checkpoints, onError: (err) => progress(`${kind}: processor: ${err.message}`) },
+    { log, readModel, checkpoints },
+    { onError: (err) => progress(`${kind}: processor: ${err.message}`) },
     { group: `meterstream-bench-${process.pid}-${Date.now().toString(36)}` },
   );
   try {
@@ -140,7 +141,7 @@ export async function measureBackend(backend: BackendUnderTest, workload: Backen
 }
 
 /** Joins the group and waits until this (only) member owns every partition. */
-async function joinAll(processor: DistributedProcessor, partitions: number): Promise<void> {
+async function joinAll(processor: StreamProcessor, partitions: number): Promise<void> {
   await processor.join();
   while (processor.ownedPartitions().length < partitions) await new Promise((resolve) => setTimeout(resolve, 50));
 }

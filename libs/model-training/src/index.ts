@@ -5,7 +5,7 @@
  *   heldOutError(parameters | null, rs)    the error the processor would have had with them on readings rs
  *   retrain({ log, from, to, registry, runningModel, publish })
  *                                          read a range → fit → compare on held-out readings → publish
- *   runningModelFromSnapshot(snapshot)     the running processor's model, from its checkpoint
+ *   runningModelFromSnapshots(snapshots)   the running processor's model, from its partitions' checkpoints
  */
 export * from './batch-fit';
 export * from './held-out';

@@ -21,3 +21,14 @@ export function runningModelFromSnapshot(snapshot: ProcessorSnapshot | null | un
   for (const line of state.lines) lines[line.lineId] = LineVoltageModel.restore(line.model).parameters();
   return { version: state.modelVersion, lines };
 }
+
+/**
+ * The running model of a processor whose state is split over partitions (one topology per
+ * `readings` partition, each holding its own lines): the lines of every snapshot together, with
+ * the newest version any partition installed. Null when no snapshot has voltage-model state.
+ */
+export function runningModelFromSnapshots(snapshots: readonly (ProcessorSnapshot | null | undefined)[]): RunningModel | null {
+  const running = snapshots.map(runningModelFromSnapshot).filter((model): model is RunningModel => model !== null);
+  if (running.length === 0) return null;
+  return { version: Math.max(...running.map((model) => model.version)), lines: Object.assign({}, ...running.map((model) => model.lines)) as RunningModel['lines'] };
+}

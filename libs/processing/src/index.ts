@@ -17,6 +17,7 @@
 export { ANSI_C84_1, resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './options';
 export { StreamTopology, type ProcessorOutput, type ProcessorStats } from './topology';
 export { PROCESSOR_SNAPSHOT_VERSION, type LineSnapshot, type ProcessorSnapshot } from './snapshot';
+export * from './partition-checkpoint';
 export { PartitionWatermark, type PartitionWatermarkSnapshot } from './watermarks';
 export { WindowAssigner } from './windows/window-assigner';
 export { WindowStats, type WindowStatsSnapshot, type OptionalQuantitySnapshot } from './windows/window-stats';

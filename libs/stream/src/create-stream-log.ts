@@ -61,8 +61,8 @@ export function createStreamLog(config: Config, options: CreateStreamLogOptions 
  *   waits for would not be seen by another task, and SQLite on a network filesystem does not
  *   lock reliably. A multi-host Kinesis deployment needs a shared store (a database every task
  *   reaches, e.g. a DynamoDB adapter of PartitionCheckpointStore, which does not exist yet) or
- *   Kafka. The embedded runtime does not use this store: its checkpoint commits atomically
- *   with its outputs in its own table.
+ *   Kafka. The embedded processor builds its SqliteCheckpointStore on its own database handle
+ *   instead, so that its checkpoints commit in the same transaction as its outputs.
  *
  * The caller owns the store and closes it.
  */

@@ -7,4 +7,3 @@ export * from './create-stream-log';
 export * from './partitioner';
 export * from './checkpoint-store';
 export * from './sqlite-checkpoint-store';
-export * from './embedded-checkpoint-store';

@@ -18,6 +18,8 @@ import { openEmbeddedDatabase, type EmbeddedDatabaseOptions } from './embedded';
 export class SqliteCheckpointStore implements PartitionCheckpointStore {
   private readonly select: Database.Statement;
   private readonly upsert: Database.Statement;
+  private readonly selectGroup: Database.Statement;
+  private readonly deleteGroup: Database.Statement;
   /** Set by open(): this store owns the handle and closes it in close(). */
   private ownsDatabase = false;
 
@@ -38,6 +40,8 @@ export class SqliteCheckpointStore implements PartitionCheckpointStore {
       'INSERT INTO partition_checkpoints (group_id, partition, checkpoint, updated_at) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (group_id, partition) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at',
     );
+    this.selectGroup = db.prepare('SELECT partition, checkpoint FROM partition_checkpoints WHERE group_id = ?');
+    this.deleteGroup = db.prepare('DELETE FROM partition_checkpoints WHERE group_id = ?');
   }
 
   /** Opens (creating when missing) a checkpoint database file in WAL mode; the store closes it. */
@@ -59,7 +63,23 @@ export class SqliteCheckpointStore implements PartitionCheckpointStore {
 
   async save(group: string, partition: string, checkpoint: string): Promise<void> {
     // Autocommit: the statement is its own transaction, durable (per `synchronous`) when run() returns.
+    this.saveSync(group, partition, checkpoint);
+  }
+
+  /** Saves inside the caller's transaction (the embedded processor commits outputs, read model and checkpoints together). */
+  saveSync(group: string, partition: string, checkpoint: string): void {
     this.upsert.run(group, partition, checkpoint, this.now());
+  }
+
+  /** Every checkpoint of a group, by partition: for tooling that looks at the whole group (retrain, tests). */
+  loadAllSync(group: string): Map<string, string> {
+    const rows = this.selectGroup.all(group) as { partition: string; checkpoint: string }[];
+    return new Map(rows.map((row) => [row.partition, row.checkpoint]));
+  }
+
+  /** Forgets a group's checkpoints (a replay rebuilds them), inside the caller's transaction. */
+  deleteGroupSync(group: string): void {
+    this.deleteGroup.run(group);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { decodeEnvelope, encodeEnvelope, parseReading, STREAMS, type Envelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { generateMessages } from '@meterstream/simulator';
-import { EmbeddedCheckpointStore, EmbeddedStreamLog } from '@meterstream/stream';
+import { decodeCheckpoint } from '@meterstream/processing';
+import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 
 /**
  * A recorded input and the means to compare two processors' results over it, for the crash and
@@ -53,13 +54,15 @@ export function startProcessor(dataDir: string): ChildProcess {
   });
 }
 
-/** True when the processor's checkpoint covers every record of the readings stream. */
+/** True when the processor's checkpoints cover every record of the readings stream. */
 export function caughtUp(file: string): boolean {
   const log = EmbeddedStreamLog.open(file, { partitions: 8 });
   try {
-    const positions = new EmbeddedCheckpointStore(log.db, 'stream-processor').load().positions[STREAMS.readings] ?? {};
+    const saved = new SqliteCheckpointStore(log.db).loadAllSync('stream-processor');
     for (let p = 0; p < log.partitionCount(STREAMS.readings); p++) {
-      if (log.readSync(STREAMS.readings, String(p), positions[String(p)] ?? null, 1).length > 0) return false;
+      const partition = String(p);
+      const position = decodeCheckpoint(partition, saved.get(partition) ?? null).position;
+      if (log.readSync(STREAMS.readings, partition, position, 1).length > 0) return false;
     }
     return true;
   } finally {

@@ -6,8 +6,8 @@ import { encodeEnvelope, STREAMS } from '@meterstream/contracts';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { fitVoltageModel } from '@meterstream/model-training';
 import { HOUR, syntheticReadings } from '@meterstream/model-training/testing';
-import { createAlertRules, resolveProcessorOptions, StreamTopology, type ProcessorOptions } from '@meterstream/processing';
-import { EmbeddedCheckpointStore, EmbeddedStreamLog } from '@meterstream/stream';
+import { createAlertRules, emptyCheckpoint, encodeCheckpoint, resolveProcessorOptions, StreamTopology, type ProcessorOptions } from '@meterstream/processing';
+import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 import { makeTempDir } from '@meterstream/test-harness';
 import { loadRunningModel, parseHeldOutFraction, parseTimeArgument, retrainCommand, type RetrainCommandOptions } from './retrain';
 
@@ -64,7 +64,8 @@ describe('meterstream retrain', () => {
     // The processor installed v1 recently: it has run over the first 20 minutes since.
     for (const r of readings.filter((r) => r.eventTime < START + 20 * 60_000)) topology.process('0', r, r.eventTime);
     topology.takeOutput();
-    new EmbeddedCheckpointStore(log.db, 'stream-processor').saveSync({ positions: {}, topology: topology.snapshot() }, NOW);
+    const checkpoint = { ...emptyCheckpoint('0'), topology: topology.snapshot() };
+    new SqliteCheckpointStore(log.db, () => NOW).saveSync('stream-processor', '0', encodeCheckpoint(checkpoint));
     await log.close();
   }
 

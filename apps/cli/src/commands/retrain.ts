@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '@meterstream/config';
 import { FileModelRegistry } from '@meterstream/model-registry';
-import { retrain, RetrainError, runningModelFromSnapshot, type RetrainProgress, type RetrainResult } from '@meterstream/model-training';
-import type { VoltageModelVersion } from '@meterstream/processing';
-import { createStreamLog, EmbeddedCheckpointStore, openEmbeddedDatabase } from '@meterstream/stream';
+import { retrain, RetrainError, runningModelFromSnapshots, type RetrainProgress, type RetrainResult } from '@meterstream/model-training';
+import { decodeCheckpoint, type VoltageModelVersion } from '@meterstream/processing';
+import { createStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
 
 export interface RetrainCommandOptions {
   /** ISO-8601, "now", or relative to now like -6h. */
@@ -33,7 +33,8 @@ export interface RunningModelSource {
 }
 
 /** The stream processor's checkpoint name in the embedded database (processor.module.ts). */
-const PROCESSOR_CHECKPOINT = 'stream-processor';
+/** The embedded processor's consumer group: its checkpoints, one per `readings` partition, are saved under it. */
+const PROCESSOR_GROUP = 'stream-processor';
 const PROGRESS_EVERY_MS = 250;
 
 /**
@@ -103,15 +104,16 @@ export async function retrainCommand(options: RetrainCommandOptions, io: Retrain
 }
 
 /**
- * The model the processor runs right now: the voltage-model state in its checkpoint (the version
- * it installed plus what it learned online since). Without a checkpoint, the newest published
+ * The model the processor runs right now: the voltage-model state in its partitions' checkpoints
+ * (the version it installed plus what it learned online since). Without a checkpoint, the newest published
  * version; without that, none (the comparison is with a model learning from scratch).
  */
 export function loadRunningModel(config: Config, registry: FileModelRegistry): RunningModelSource {
   if (config.STREAM_BACKEND === 'embedded' && fs.existsSync(config.databaseFile)) {
     const db = openEmbeddedDatabase(config.databaseFile);
     try {
-      const running = runningModelFromSnapshot(new EmbeddedCheckpointStore(db, PROCESSOR_CHECKPOINT).load().topology);
+      const saved = new SqliteCheckpointStore(db).loadAllSync(PROCESSOR_GROUP);
+      const running = runningModelFromSnapshots([...saved].map(([partition, text]) => decodeCheckpoint(partition, text).topology));
       if (running !== null) return { kind: 'checkpoint', version: running.version, lines: running.lines };
     } finally {
       db.close();
