@@ -18,9 +18,10 @@ import type { Config } from '@meterstream/config';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { backOff } from 'exponential-backoff';
 import type { PartitionCheckpointStore } from './checkpoint-store';
+import { describeError, errorName } from './kinesis/errors';
 import { PolledMembership } from './kinesis/polled-membership';
 import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
-import { DEFAULT_KINESIS_RETRY_POLICY, describeError, errorName, kinesisRetryStrategy, type KinesisRetryPolicy } from './kinesis/retry';
+import { DEFAULT_KINESIS_RETRY_POLICY, kinesisRetryStrategy, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 

@@ -27,11 +27,3 @@ export function kinesisRetryStrategy(policy: KinesisRetryPolicy): ConfiguredRetr
     return policy.jitter === 'full' ? Math.floor(Math.random() * delay) : delay;
   });
 }
-
-export function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : String((error as { name?: unknown } | null)?.name ?? 'Error');
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
