@@ -15,25 +15,21 @@ import {
   type PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import type { Config } from '@meterstream/config';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { backOff } from 'exponential-backoff';
 import type { PartitionCheckpointStore } from './checkpoint-store';
+import { createKinesisClient, type KinesisSender } from './kinesis/client';
 import { describeError, errorName } from './kinesis/errors';
 import { PolledMembership } from './kinesis/polled-membership';
 import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
-import { DEFAULT_KINESIS_RETRY_POLICY, kinesisRetryStrategy, type KinesisRetryPolicy } from './kinesis/retry';
+import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
+export type { KinesisSender } from './kinesis/client';
 export { KINESIS_LIMITS } from './kinesis/put-batches';
 export { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 export { PolledMembership } from './kinesis/polled-membership';
 export { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
-
-/** The one method of the SDK client this adapter calls; tests inject a fake. */
-export interface KinesisSender {
-  send(command: object): Promise<unknown>;
-}
 
 export interface KinesisStreamLogOptions {
   region: string;
@@ -141,15 +137,7 @@ export class KinesisStreamLog implements StreamLog {
     this.ownsClient = options.client === undefined;
     this.client =
       options.client ??
-      new KinesisClient({
-        region: options.region,
-        retryStrategy: kinesisRetryStrategy(this.retryPolicy),
-        // Credentials: the SDK's default chain (env, profile, ECS/EC2 role); never passed in code.
-        ...(options.endpoint
-          ? { endpoint: options.endpoint, requestHandler: new NodeHttpHandler({ connectionTimeout: 5000 }) } // kinesalite speaks HTTP/1.1 only
-          : {}),
-        ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
-      });
+      createKinesisClient({ region: options.region, endpoint: options.endpoint, requestHandler: options.requestHandler, retryPolicy: this.retryPolicy });
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
