@@ -1,12 +1,9 @@
 import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
   PutRecordsCommand,
-  type DescribeStreamSummaryCommandOutput,
   type GetRecordsCommandOutput,
   type GetShardIteratorCommandOutput,
   type KinesisClientConfig,
@@ -23,6 +20,7 @@ import { PolledMembership } from './kinesis/polled-membership';
 import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+import { KinesisStreams } from './kinesis/streams';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
 export type { KinesisSender } from './kinesis/client';
@@ -89,7 +87,6 @@ const MAX_RECORDS_PER_GET = 10_000;
 const MAX_EMPTY_GETS = 5;
 /** How stale the shard listing that isFinished() consults for "is this shard closed" may be. */
 const SHARD_LISTING_TTL_MS = 1000;
-const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 
 /**
  * The stream port on Amazon Kinesis Data Streams (tested against kinesalite).
@@ -116,8 +113,7 @@ export class KinesisStreamLog implements StreamLog {
   private readonly ownsClient: boolean;
   private readonly retryPolicy: KinesisRetryPolicy;
   private readonly logger: { warn(message: string): void };
-  /** Kinesis stream name -> resolves once the stream exists and is ACTIVE. */
-  private readonly streams = new Map<string, Promise<void>>();
+  private readonly streams: KinesisStreams;
   /** `${stream}\0${shard}` -> the iterator that continues after the last position read. */
   private readonly iterators = new Map<string, CachedIterator>();
   /** `${stream}\0${shard}` -> the position after which a closed shard has nothing left (null: empty shard). */
@@ -138,6 +134,11 @@ export class KinesisStreamLog implements StreamLog {
     this.client =
       options.client ??
       createKinesisClient({ region: options.region, endpoint: options.endpoint, requestHandler: options.requestHandler, retryPolicy: this.retryPolicy });
+    this.streams = new KinesisStreams(this.client, {
+      prefix: options.streamPrefix,
+      shards: options.shards,
+      activeTimeoutMs: options.streamActiveTimeoutMs ?? 5 * 60_000,
+    });
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
@@ -154,9 +155,7 @@ export class KinesisStreamLog implements StreamLog {
 
   /** The Kinesis stream behind a port stream. */
   kinesisStreamName(stream: string): string {
-    const name = `${this.options.streamPrefix}${stream}`;
-    if (!STREAM_NAME.test(name)) throw new Error(`"${name}" is not a valid Kinesis stream name (1-128 of a-z A-Z 0-9 _ . -)`);
-    return name;
+    return this.streams.nameOf(stream);
   }
 
   /**
@@ -168,7 +167,7 @@ export class KinesisStreamLog implements StreamLog {
   async append(stream: string, records: readonly AppendRecord[]): Promise<void> {
     if (records.length === 0) return;
     const entries = toPutEntries(records);
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     let stored = 0;
     for (const batch of splitIntoPutBatches(entries)) {
       await this.putBatch(name, batch, stored);
@@ -183,13 +182,13 @@ export class KinesisStreamLog implements StreamLog {
 
   /** Every shard -> its parent shard ids (ParentShardId, AdjacentParentShardId; [] for an original shard). */
   async parents(stream: string): Promise<Map<string, string[]>> {
-    const shards = await this.listShards(await this.ready(stream), 0);
+    const shards = await this.listShards(await this.streams.ready(stream), 0);
     return new Map(shards.map((s) => [s.id, s.parents]));
   }
 
   async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
     if (max < 1) return [];
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     const key = shardKey(name, partition);
     if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return [];
     const out: StreamRecord[] = [];
@@ -216,7 +215,7 @@ export class KinesisStreamLog implements StreamLog {
    * found after `after` stay for the next read().
    */
   async isFinished(stream: string, partition: string, after: string | null): Promise<boolean> {
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     const key = shardKey(name, partition);
     if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return true;
     const shard = (await this.listShards(name, SHARD_LISTING_TTL_MS)).find((s) => s.id === partition);
@@ -248,12 +247,12 @@ export class KinesisStreamLog implements StreamLog {
    * a parent shard is drained, so a group of several instances needs the shared store.
    */
   async committed(group: string, stream: string): Promise<Map<string, string>> {
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     return this.committedPositions(group, name, this.options.positionStore ? await this.listShards(name, 0) : []);
   }
 
   async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     const store = this.options.positionStore;
     if (store) {
       // Under its own partition names (`kinesis-position/...`), apart from the processor's checkpoints.
@@ -280,7 +279,7 @@ export class KinesisStreamLog implements StreamLog {
    * takes them (and their checkpoints). PROCESSOR_INSTANCES must be the same on every member.
    */
   async joinGroup(group: string, stream: string, listener: GroupListener): Promise<PolledMembership> {
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     if (this.options.instances > 1 && !this.options.positionStore) {
       this.logger.warn(
         `Kinesis group ${group} on ${name}: ${this.options.instances} instances but no shared positionStore; ` +
@@ -318,7 +317,7 @@ export class KinesisStreamLog implements StreamLog {
 
   /** The shards this member should read now (see joinGroup). */
   private async ownedReadableShards(group: string, stream: string): Promise<string[]> {
-    const name = await this.ready(stream);
+    const name = await this.streams.ready(stream);
     const shards = await this.listShards(name, 0);
     const lineage: ShardLineage = new Map(shards.map((s) => [s.id, s.parents]));
     const mine = new Set(shardsOwnedBy(orderParentsFirst(lineage), this.options.instance, this.options.instances));
@@ -404,51 +403,6 @@ export class KinesisStreamLog implements StreamLog {
     const ordered = orderParentsFirst(new Map(shards.map((s) => [s.id, s.parents]))).map((id) => byId.get(id) as ShardDescription);
     this.listings.set(name, { at: Date.now(), shards: ordered });
     return ordered;
-  }
-
-  /** The Kinesis stream of a port stream, created and ACTIVE (once per stream and process). */
-  private ready(stream: string): Promise<string> {
-    const name = this.kinesisStreamName(stream);
-    let ready = this.streams.get(name);
-    if (!ready) {
-      ready = this.createIfAbsent(name);
-      this.streams.set(name, ready);
-      // A failure is not remembered: the next call tries again.
-      ready.catch(() => this.streams.delete(name));
-    }
-    return ready.then(() => name);
-  }
-
-  private async createIfAbsent(name: string): Promise<void> {
-    const timeoutMs = this.options.streamActiveTimeoutMs ?? 5 * 60_000;
-    const deadline = Date.now() + timeoutMs;
-    let waitMs = 25;
-    for (;;) {
-      const status = await this.streamStatus(name);
-      if (status === 'ACTIVE' || status === 'UPDATING') return; // UPDATING (a reshard) still reads and writes
-      if (status === null) {
-        try {
-          await this.call(new CreateStreamCommand({ StreamName: name, ShardCount: this.options.shards }));
-        } catch (error) {
-          // Another instance created it first: wait for ACTIVE like it does.
-          if (errorName(error) !== 'ResourceInUseException') throw error;
-        }
-      }
-      if (Date.now() > deadline) throw new Error(`Kinesis stream ${name} is not ACTIVE after ${timeoutMs} ms (status ${status ?? 'absent'})`);
-      await sleep(waitMs);
-      waitMs = Math.min(waitMs * 2, 2000);
-    }
-  }
-
-  /** The stream's status, or null if it does not exist. */
-  private async streamStatus(name: string): Promise<string | null> {
-    try {
-      const out = await this.call<DescribeStreamSummaryCommandOutput>(new DescribeStreamSummaryCommand({ StreamName: name }));
-      return out.StreamDescriptionSummary?.StreamStatus ?? null;
-    } catch (error) {
-      if (errorName(error) === 'ResourceNotFoundException') return null;
-      throw error;
-    }
   }
 
   /**
@@ -554,8 +508,4 @@ function shardKey(name: string, shard: string): string {
 
 function positionKey(name: string, shard: string): string {
   return `kinesis-position/${name}/${shard}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
