@@ -3,21 +3,19 @@ import {
   GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
-  PutRecordsCommand,
   type GetRecordsCommandOutput,
   type GetShardIteratorCommandOutput,
   type KinesisClientConfig,
   type ListShardsCommandInput,
   type ListShardsCommandOutput,
-  type PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import type { Config } from '@meterstream/config';
-import { backOff } from 'exponential-backoff';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
 import { describeError, errorName } from './kinesis/errors';
 import { PolledMembership } from './kinesis/polled-membership';
-import { splitIntoPutBatches, toPutEntries, type PutEntry } from './kinesis/put-batches';
+import { toPutEntries } from './kinesis/put-batches';
+import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 import { KinesisStreams } from './kinesis/streams';
@@ -167,12 +165,7 @@ export class KinesisStreamLog implements StreamLog {
   async append(stream: string, records: readonly AppendRecord[]): Promise<void> {
     if (records.length === 0) return;
     const entries = toPutEntries(records);
-    const name = await this.streams.ready(stream);
-    let stored = 0;
-    for (const batch of splitIntoPutBatches(entries)) {
-      await this.putBatch(name, batch, stored);
-      stored += batch.length;
-    }
+    await putRecords(this.client, await this.streams.ready(stream), entries, this.retryPolicy);
   }
 
   /** Every shard of the stream, open and closed, parents before children. */
@@ -405,84 +398,10 @@ export class KinesisStreamLog implements StreamLog {
     return ordered;
   }
 
-  /**
-   * One PutRecords request, re-sent until every record is stored. A failed request is retried by
-   * the SDK; a successful answer that rejects some records (FailedRecordCount > 0) is the SDK's
-   * success, so those rounds are ours: only the records whose result carries an ErrorCode are
-   * sent again, so none is stored twice.
-   */
-  private async putBatch(name: string, batch: readonly PutEntry[], storedBefore: number): Promise<void> {
-    let pending = batch;
-    /** HTTP requests sent, the SDK's retries included. */
-    let attempts = 0;
-    try {
-      await backOff(
-        async () => {
-          let response: PutRecordsCommandOutput;
-          try {
-            response = (await this.client.send(
-              new PutRecordsCommand({ StreamName: name, Records: pending.map((e) => ({ PartitionKey: e.key, Data: e.data })) }),
-            )) as PutRecordsCommandOutput;
-          } catch (error) {
-            attempts += sdkAttempts(error);
-            throw error;
-          }
-          attempts += sdkAttempts(response);
-          if (!response.FailedRecordCount) {
-            pending = [];
-            return;
-          }
-          const results = response.Records ?? [];
-          if (results.length !== pending.length) {
-            throw new Error(`PutRecords answered ${results.length} results for ${pending.length} records`);
-          }
-          const failure = new PartialPutFailure(results.filter((r) => r.ErrorCode).map((r) => ({ code: r.ErrorCode as string, message: r.ErrorMessage })));
-          pending = pending.filter((_, i) => results[i].ErrorCode);
-          throw failure;
-        },
-        {
-          numOfAttempts: this.retryPolicy.maxRetries + 1,
-          startingDelay: this.retryPolicy.baseDelayMs,
-          timeMultiple: 2,
-          maxDelay: this.retryPolicy.maxDelayMs,
-          jitter: this.retryPolicy.jitter,
-          retry: (error: unknown) => error instanceof PartialPutFailure && error.retryable,
-        },
-      );
-    } catch (cause) {
-      throw new Error(
-        `Kinesis append to ${name}: ${pending.length} of ${batch.length} records of a PutRecords request were not stored ` +
-          `after ${attempts} attempt(s): ${cause instanceof PartialPutFailure ? cause.message : describeError(cause)}` +
-          (storedBefore > 0 ? `; the ${storedBefore} records before that request are stored` : ''),
-        { cause },
-      );
-    }
-  }
-
   private call<T>(command: object): Promise<T> {
     return this.client.send(command) as Promise<T>;
   }
 }
-
-/** Per-record rejections from one PutRecords answer, summarised by error code. */
-class PartialPutFailure extends Error {
-  override readonly name = 'PartialPutFailure';
-  /** Throttling and internal failures pass; a KMS key that is disabled or denied does not. */
-  readonly retryable: boolean;
-
-  constructor(failures: { code: string; message?: string }[]) {
-    const byCode = new Map<string, { count: number; message?: string }>();
-    for (const f of failures) {
-      const entry = byCode.get(f.code) ?? { count: 0, message: f.message };
-      entry.count++;
-      byCode.set(f.code, entry);
-    }
-    super([...byCode].map(([code, e]) => `${e.count} × ${code}${e.message ? ` (${e.message})` : ''}`).join(', '));
-    this.retryable = [...byCode.keys()].every((code) => RETRYABLE_RECORD_ERRORS.has(code));
-  }
-}
-
-const RETRYABLE_RECORD_ERRORS = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
 
 function toStreamRecord(stream: string, partition: string, record: KinesisRecord): StreamRecord {
   const data = record.Data ?? new Uint8Array();
@@ -495,11 +414,6 @@ function toStreamRecord(stream: string, partition: string, record: KinesisRecord
     value: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     appendTime: record.ApproximateArrivalTimestamp?.getTime() ?? 0,
   };
-}
-
-/** Requests the SDK client sent for one call (1 from a fake client, which reports none). */
-function sdkAttempts(outcome: unknown): number {
-  return (outcome as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts ?? 1;
 }
 
 function shardKey(name: string, shard: string): string {

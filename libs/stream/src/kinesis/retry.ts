@@ -2,8 +2,9 @@ import { ConfiguredRetryStrategy } from '@smithy/util-retry';
 
 /**
  * How the Kinesis adapter retries. Whole calls that fail with throttling, a 5xx or a dropped
- * connection are retried by the SDK client itself (kinesisRetryStrategy); the adapter retries only
- * what the SDK cannot see as a failure: records a successful PutRecords answer lists as rejected.
+ * connection are retried by the SDK client itself (kinesisRetryStrategy, on the client the adapter
+ * builds); the adapter retries only what the SDK cannot see as a failure: records a successful
+ * PutRecords answer lists as rejected (put-records.ts). Both follow this one policy.
  */
 export interface KinesisRetryPolicy {
   /** Retries after the first attempt; a call gives up after maxRetries + 1 attempts. */
