@@ -2,12 +2,9 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   KinesisClient,
-  ListShardsCommand,
   type GetRecordsCommandOutput,
   type GetShardIteratorCommandOutput,
   type KinesisClientConfig,
-  type ListShardsCommandInput,
-  type ListShardsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import type { Config } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
@@ -18,6 +15,7 @@ import { toPutEntries } from './kinesis/put-batches';
 import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+import { lineageOf, ShardListings, type ShardDescription } from './kinesis/shard-listing';
 import { KinesisStreams } from './kinesis/streams';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
@@ -59,13 +57,6 @@ export interface KinesisStreamLogOptions {
   /** The HTTP layer under the client built here (tests answer as Kinesis would, under the SDK's retries). */
   requestHandler?: KinesisClientConfig['requestHandler'];
   logger?: { warn(message: string): void };
-}
-
-interface ShardDescription {
-  id: string;
-  parents: string[];
-  /** The shard has an ending sequence number: a reshard closed it, no record is added any more. */
-  closed: boolean;
 }
 
 interface CachedIterator {
@@ -116,7 +107,7 @@ export class KinesisStreamLog implements StreamLog {
   private readonly iterators = new Map<string, CachedIterator>();
   /** `${stream}\0${shard}` -> the position after which a closed shard has nothing left (null: empty shard). */
   private readonly shardEnds = new Map<string, string | null>();
-  private readonly listings = new Map<string, { at: number; shards: ShardDescription[] }>();
+  private readonly listings: ShardListings;
   /** Positions committed without a positionStore: `${group}\0${stream}` -> shard -> position. */
   private readonly memoryPositions = new Map<string, Map<string, string>>();
   private readonly memberships = new Set<PolledMembership>();
@@ -137,6 +128,7 @@ export class KinesisStreamLog implements StreamLog {
       shards: options.shards,
       activeTimeoutMs: options.streamActiveTimeoutMs ?? 5 * 60_000,
     });
+    this.listings = new ShardListings(this.client);
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
@@ -175,8 +167,7 @@ export class KinesisStreamLog implements StreamLog {
 
   /** Every shard -> its parent shard ids (ParentShardId, AdjacentParentShardId; [] for an original shard). */
   async parents(stream: string): Promise<Map<string, string[]>> {
-    const shards = await this.listShards(await this.streams.ready(stream), 0);
-    return new Map(shards.map((s) => [s.id, s.parents]));
+    return lineageOf(await this.listings.list(await this.streams.ready(stream), 0));
   }
 
   async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
@@ -211,7 +202,7 @@ export class KinesisStreamLog implements StreamLog {
     const name = await this.streams.ready(stream);
     const key = shardKey(name, partition);
     if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return true;
-    const shard = (await this.listShards(name, SHARD_LISTING_TTL_MS)).find((s) => s.id === partition);
+    const shard = (await this.listings.list(name, SHARD_LISTING_TTL_MS)).find((s) => s.id === partition);
     if (shard === undefined) return true;
     if (!shard.closed) return false;
     let finished = false;
@@ -241,7 +232,7 @@ export class KinesisStreamLog implements StreamLog {
    */
   async committed(group: string, stream: string): Promise<Map<string, string>> {
     const name = await this.streams.ready(stream);
-    return this.committedPositions(group, name, this.options.positionStore ? await this.listShards(name, 0) : []);
+    return this.committedPositions(group, name, this.options.positionStore ? await this.listings.list(name, 0) : []);
   }
 
   async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
@@ -311,8 +302,8 @@ export class KinesisStreamLog implements StreamLog {
   /** The shards this member should read now (see joinGroup). */
   private async ownedReadableShards(group: string, stream: string): Promise<string[]> {
     const name = await this.streams.ready(stream);
-    const shards = await this.listShards(name, 0);
-    const lineage: ShardLineage = new Map(shards.map((s) => [s.id, s.parents]));
+    const shards = await this.listings.list(name, 0);
+    const lineage: ShardLineage = lineageOf(shards);
     const mine = new Set(shardsOwnedBy(orderParentsFirst(lineage), this.options.instance, this.options.instances));
     // Whether a closed shard is drained matters only for this member's shards and their ancestors.
     const relevant = new Set<string>();
@@ -374,28 +365,6 @@ export class KinesisStreamLog implements StreamLog {
     );
     if (!response.ShardIterator) throw new Error(`GetShardIterator ${name}/${shard} returned no iterator`);
     return response.ShardIterator;
-  }
-
-  /** ListShards, every page; a listing younger than maxAgeMs is reused. */
-  private async listShards(name: string, maxAgeMs: number): Promise<ShardDescription[]> {
-    const cached = this.listings.get(name);
-    if (cached && Date.now() - cached.at <= maxAgeMs) return cached.shards;
-    const shards: ShardDescription[] = [];
-    let input: ListShardsCommandInput = { StreamName: name };
-    for (;;) {
-      const page = await this.call<ListShardsCommandOutput>(new ListShardsCommand(input));
-      for (const shard of page.Shards ?? []) {
-        if (!shard.ShardId) continue;
-        const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => Boolean(p));
-        shards.push({ id: shard.ShardId, parents, closed: Boolean(shard.SequenceNumberRange?.EndingSequenceNumber) });
-      }
-      if (!page.NextToken) break;
-      input = { NextToken: page.NextToken }; // with a NextToken, Kinesis wants no StreamName
-    }
-    const byId = new Map(shards.map((s) => [s.id, s]));
-    const ordered = orderParentsFirst(new Map(shards.map((s) => [s.id, s.parents]))).map((id) => byId.get(id) as ShardDescription);
-    this.listings.set(name, { at: Date.now(), shards: ordered });
-    return ordered;
   }
 
   private call<T>(command: object): Promise<T> {
