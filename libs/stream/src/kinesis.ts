@@ -1,21 +1,15 @@
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  type GetRecordsCommandOutput,
-  type GetShardIteratorCommandOutput,
-  type KinesisClientConfig,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient, KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import type { Config } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
-import { describeError, errorName } from './kinesis/errors';
+import { describeError } from './kinesis/errors';
 import { PolledMembership } from './kinesis/polled-membership';
 import { toPutEntries } from './kinesis/put-batches';
 import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
 import { lineageOf, ShardListings, type ShardDescription } from './kinesis/shard-listing';
+import { ShardReader } from './kinesis/shard-reader';
 import { KinesisStreams } from './kinesis/streams';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
@@ -59,24 +53,6 @@ export interface KinesisStreamLogOptions {
   logger?: { warn(message: string): void };
 }
 
-interface CachedIterator {
-  /** The position the iterator continues after (null: the shard's start). */
-  after: string | null;
-  iterator: string;
-  issuedAt: number;
-}
-
-type KinesisRecord = NonNullable<GetRecordsCommandOutput['Records']>[number];
-
-/** Kinesis shard iterators expire 5 minutes after they are issued; ours are replaced a minute early. */
-const ITERATOR_TTL_MS = 4 * 60_000;
-/** GetRecords returns at most 10,000 records. */
-const MAX_RECORDS_PER_GET = 10_000;
-/** Empty GetRecords answers followed in one read while Kinesis says the iterator is still behind. */
-const MAX_EMPTY_GETS = 5;
-/** How stale the shard listing that isFinished() consults for "is this shard closed" may be. */
-const SHARD_LISTING_TTL_MS = 1000;
-
 /**
  * The stream port on Amazon Kinesis Data Streams (tested against kinesalite).
  *
@@ -103,11 +79,8 @@ export class KinesisStreamLog implements StreamLog {
   private readonly retryPolicy: KinesisRetryPolicy;
   private readonly logger: { warn(message: string): void };
   private readonly streams: KinesisStreams;
-  /** `${stream}\0${shard}` -> the iterator that continues after the last position read. */
-  private readonly iterators = new Map<string, CachedIterator>();
-  /** `${stream}\0${shard}` -> the position after which a closed shard has nothing left (null: empty shard). */
-  private readonly shardEnds = new Map<string, string | null>();
   private readonly listings: ShardListings;
+  private readonly reader: ShardReader;
   /** Positions committed without a positionStore: `${group}\0${stream}` -> shard -> position. */
   private readonly memoryPositions = new Map<string, Map<string, string>>();
   private readonly memberships = new Set<PolledMembership>();
@@ -129,6 +102,7 @@ export class KinesisStreamLog implements StreamLog {
       activeTimeoutMs: options.streamActiveTimeoutMs ?? 5 * 60_000,
     });
     this.listings = new ShardListings(this.client);
+    this.reader = new ShardReader(this.client, this.listings);
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
@@ -172,24 +146,7 @@ export class KinesisStreamLog implements StreamLog {
 
   async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
     if (max < 1) return [];
-    const name = await this.streams.ready(stream);
-    const key = shardKey(name, partition);
-    if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return [];
-    const out: StreamRecord[] = [];
-    let position = after;
-    await this.getRecords(name, partition, after, Math.min(max, MAX_RECORDS_PER_GET), (response) => {
-      for (const record of response.Records ?? []) out.push(toStreamRecord(stream, partition, record));
-      if (out.length > 0) position = out[out.length - 1].position;
-      if (response.NextShardIterator) {
-        this.iterators.set(key, { after: position, iterator: response.NextShardIterator, issuedAt: Date.now() });
-      } else {
-        this.iterators.delete(key);
-        this.shardEnds.set(key, position);
-      }
-      // Kinesis may answer empty while records lie further on (MillisBehindLatest > 0): follow it a little.
-      return out.length === 0 && (response.MillisBehindLatest ?? 0) > 0 && response.NextShardIterator !== undefined;
-    });
-    return out;
+    return this.reader.read(stream, await this.streams.ready(stream), partition, after, max);
   }
 
   /**
@@ -199,27 +156,7 @@ export class KinesisStreamLog implements StreamLog {
    * found after `after` stay for the next read().
    */
   async isFinished(stream: string, partition: string, after: string | null): Promise<boolean> {
-    const name = await this.streams.ready(stream);
-    const key = shardKey(name, partition);
-    if (this.shardEnds.has(key) && this.shardEnds.get(key) === after) return true;
-    const shard = (await this.listings.list(name, SHARD_LISTING_TTL_MS)).find((s) => s.id === partition);
-    if (shard === undefined) return true;
-    if (!shard.closed) return false;
-    let finished = false;
-    await this.getRecords(name, partition, after, 1, (response) => {
-      if ((response.Records ?? []).length > 0) return false;
-      const cached = this.iterators.get(key);
-      if (!response.NextShardIterator) {
-        finished = true;
-        this.shardEnds.set(key, after);
-        if (cached?.after === after) this.iterators.delete(key);
-        return false;
-      }
-      // An empty answer moved the iterator on without passing a record: the reader may use it too.
-      if (cached?.after === after) this.iterators.set(key, { after, iterator: response.NextShardIterator, issuedAt: Date.now() });
-      return true; // a closed shard answers empty (with an iterator) until the iterator passes its end
-    });
-    return finished;
+    return this.reader.isFinished(await this.streams.ready(stream), partition, after);
   }
 
   /**
@@ -317,76 +254,10 @@ export class KinesisStreamLog implements StreamLog {
     const committed = await this.committedPositions(group, name, closed);
     const finished = new Set<string>();
     for (const shard of closed) {
-      if (await this.isFinished(stream, shard.id, committed.get(shard.id) ?? null)) finished.add(shard.id);
+      if (await this.reader.isFinished(name, shard.id, committed.get(shard.id) ?? null)) finished.add(shard.id);
     }
     return readableShards(lineage, finished).filter((id) => mine.has(id));
   }
-
-  /**
-   * GetRecords from `after` on, starting with the cached iterator when it continues from exactly
-   * there. `handle` sees every answer and returns true to follow NextShardIterator with another
-   * call (at most MAX_EMPTY_GETS calls). An expired cached iterator is replaced once.
-   */
-  private async getRecords(
-    name: string,
-    shard: string,
-    after: string | null,
-    limit: number,
-    handle: (response: GetRecordsCommandOutput) => boolean,
-  ): Promise<void> {
-    const cached = this.iterators.get(shardKey(name, shard));
-    const usable = cached !== undefined && cached.after === after && Date.now() - cached.issuedAt < ITERATOR_TTL_MS;
-    let iterator = usable ? cached.iterator : await this.shardIterator(name, shard, after);
-    let fresh = !usable;
-    for (let call = 0; call < MAX_EMPTY_GETS; call++) {
-      let response: GetRecordsCommandOutput;
-      try {
-        response = await this.call<GetRecordsCommandOutput>(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
-      } catch (error) {
-        if (fresh || errorName(error) !== 'ExpiredIteratorException') throw error;
-        iterator = await this.shardIterator(name, shard, after);
-        fresh = true;
-        call--;
-        continue;
-      }
-      fresh = true;
-      if (!handle(response) || !response.NextShardIterator) return;
-      iterator = response.NextShardIterator;
-    }
-  }
-
-  private async shardIterator(name: string, shard: string, after: string | null): Promise<string> {
-    const response = await this.call<GetShardIteratorCommandOutput>(
-      new GetShardIteratorCommand(
-        after === null
-          ? { StreamName: name, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }
-          : { StreamName: name, ShardId: shard, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after },
-      ),
-    );
-    if (!response.ShardIterator) throw new Error(`GetShardIterator ${name}/${shard} returned no iterator`);
-    return response.ShardIterator;
-  }
-
-  private call<T>(command: object): Promise<T> {
-    return this.client.send(command) as Promise<T>;
-  }
-}
-
-function toStreamRecord(stream: string, partition: string, record: KinesisRecord): StreamRecord {
-  const data = record.Data ?? new Uint8Array();
-  return {
-    stream,
-    partition,
-    position: record.SequenceNumber as string,
-    key: record.PartitionKey ?? '',
-    // A view over the SDK's bytes, not a copy.
-    value: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    appendTime: record.ApproximateArrivalTimestamp?.getTime() ?? 0,
-  };
-}
-
-function shardKey(name: string, shard: string): string {
-  return `${name}\0${shard}`;
 }
 
 function positionKey(name: string, shard: string): string {
