@@ -2,13 +2,14 @@ import type { KinesisClient, KinesisClientConfig } from '@aws-sdk/client-kinesis
 import type { Config } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
+import { CommittedPositions } from './kinesis/committed-positions';
 import { describeError } from './kinesis/errors';
 import { PolledMembership } from './kinesis/polled-membership';
 import { toPutEntries } from './kinesis/put-batches';
 import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
-import { lineageOf, ShardListings, type ShardDescription } from './kinesis/shard-listing';
+import { lineageOf, ShardListings } from './kinesis/shard-listing';
 import { ShardReader } from './kinesis/shard-reader';
 import { KinesisStreams } from './kinesis/streams';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
@@ -81,8 +82,7 @@ export class KinesisStreamLog implements StreamLog {
   private readonly streams: KinesisStreams;
   private readonly listings: ShardListings;
   private readonly reader: ShardReader;
-  /** Positions committed without a positionStore: `${group}\0${stream}` -> shard -> position. */
-  private readonly memoryPositions = new Map<string, Map<string, string>>();
+  private readonly positions: CommittedPositions;
   private readonly memberships = new Set<PolledMembership>();
 
   constructor(private readonly options: KinesisStreamLogOptions) {
@@ -103,6 +103,7 @@ export class KinesisStreamLog implements StreamLog {
     });
     this.listings = new ShardListings(this.client);
     this.reader = new ShardReader(this.client, this.listings);
+    this.positions = new CommittedPositions(options.positionStore);
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
@@ -169,21 +170,11 @@ export class KinesisStreamLog implements StreamLog {
    */
   async committed(group: string, stream: string): Promise<Map<string, string>> {
     const name = await this.streams.ready(stream);
-    return this.committedPositions(group, name, this.options.positionStore ? await this.listings.list(name, 0) : []);
+    return this.positions.load(group, name, async () => (await this.listings.list(name, 0)).map((s) => s.id));
   }
 
   async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
-    const name = await this.streams.ready(stream);
-    const store = this.options.positionStore;
-    if (store) {
-      // Under its own partition names (`kinesis-position/...`), apart from the processor's checkpoints.
-      await Promise.all([...positions].map(([shard, position]) => store.save(group, positionKey(name, shard), JSON.stringify({ position }))));
-      return;
-    }
-    const key = `${group}\0${name}`;
-    const saved = this.memoryPositions.get(key) ?? new Map<string, string>();
-    for (const [shard, position] of positions) saved.set(shard, position);
-    this.memoryPositions.set(key, saved);
+    await this.positions.save(group, await this.streams.ready(stream), positions);
   }
 
   /**
@@ -201,7 +192,7 @@ export class KinesisStreamLog implements StreamLog {
    */
   async joinGroup(group: string, stream: string, listener: GroupListener): Promise<PolledMembership> {
     const name = await this.streams.ready(stream);
-    if (this.options.instances > 1 && !this.options.positionStore) {
+    if (this.options.instances > 1 && !this.positions.shared) {
       this.logger.warn(
         `Kinesis group ${group} on ${name}: ${this.options.instances} instances but no shared positionStore; ` +
           `a child shard whose parent another instance reads will wait forever for that parent's commit`,
@@ -225,17 +216,6 @@ export class KinesisStreamLog implements StreamLog {
     if (this.ownsClient) (this.client as KinesisClient).destroy();
   }
 
-  private async committedPositions(group: string, name: string, shards: readonly ShardDescription[]): Promise<Map<string, string>> {
-    const store = this.options.positionStore;
-    if (!store) return new Map(this.memoryPositions.get(`${group}\0${name}`) ?? []);
-    const out = new Map<string, string>();
-    for (const shard of shards) {
-      const saved = await store.load(group, positionKey(name, shard.id));
-      if (saved !== null) out.set(shard.id, (JSON.parse(saved) as { position: string }).position);
-    }
-    return out;
-  }
-
   /** The shards this member should read now (see joinGroup). */
   private async ownedReadableShards(group: string, stream: string): Promise<string[]> {
     const name = await this.streams.ready(stream);
@@ -251,15 +231,11 @@ export class KinesisStreamLog implements StreamLog {
     };
     mine.forEach(visit);
     const closed = shards.filter((s) => s.closed && relevant.has(s.id));
-    const committed = await this.committedPositions(group, name, closed);
+    const committed = await this.positions.load(group, name, async () => closed.map((s) => s.id));
     const finished = new Set<string>();
     for (const shard of closed) {
       if (await this.reader.isFinished(name, shard.id, committed.get(shard.id) ?? null)) finished.add(shard.id);
     }
     return readableShards(lineage, finished).filter((id) => mine.has(id));
   }
-}
-
-function positionKey(name: string, shard: string): string {
-  return `kinesis-position/${name}/${shard}`;
 }
