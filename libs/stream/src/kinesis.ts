@@ -3,14 +3,14 @@ import type { Config } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
 import { CommittedPositions } from './kinesis/committed-positions';
-import { describeError } from './kinesis/errors';
-import { PolledMembership } from './kinesis/polled-membership';
+import type { PolledMembership } from './kinesis/polled-membership';
 import { toPutEntries } from './kinesis/put-batches';
 import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
-import { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+import { orderParentsFirst } from './kinesis/shard-lineage';
 import { lineageOf, ShardListings } from './kinesis/shard-listing';
 import { ShardReader } from './kinesis/shard-reader';
+import { StaticGroups } from './kinesis/static-groups';
 import { KinesisStreams } from './kinesis/streams';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
@@ -78,20 +78,18 @@ export class KinesisStreamLog implements StreamLog {
   private readonly client: KinesisSender;
   private readonly ownsClient: boolean;
   private readonly retryPolicy: KinesisRetryPolicy;
-  private readonly logger: { warn(message: string): void };
   private readonly streams: KinesisStreams;
   private readonly listings: ShardListings;
   private readonly reader: ShardReader;
   private readonly positions: CommittedPositions;
-  private readonly memberships = new Set<PolledMembership>();
+  private readonly groups: StaticGroups;
 
-  constructor(private readonly options: KinesisStreamLogOptions) {
+  constructor(options: KinesisStreamLogOptions) {
     if (!Number.isInteger(options.instances) || options.instances < 1) throw new Error(`instances must be a positive integer, got ${options.instances}`);
     if (!Number.isInteger(options.instance) || options.instance < 0 || options.instance >= options.instances) {
       throw new Error(`instance is 0-based and must be below instances (${options.instances}), got ${options.instance}`);
     }
     this.retryPolicy = { ...DEFAULT_KINESIS_RETRY_POLICY, ...options.retry, maxRetries: options.maxRetries ?? DEFAULT_KINESIS_RETRY_POLICY.maxRetries };
-    this.logger = options.logger ?? console;
     this.ownsClient = options.client === undefined;
     this.client =
       options.client ??
@@ -104,6 +102,12 @@ export class KinesisStreamLog implements StreamLog {
     this.listings = new ShardListings(this.client);
     this.reader = new ShardReader(this.client, this.listings);
     this.positions = new CommittedPositions(options.positionStore);
+    this.groups = new StaticGroups(this.listings, this.reader, this.positions, {
+      instance: options.instance,
+      instances: options.instances,
+      pollMs: options.groupPollMs ?? 10_000,
+      logger: options.logger ?? console,
+    });
   }
 
   static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
@@ -191,51 +195,11 @@ export class KinesisStreamLog implements StreamLog {
    * takes them (and their checkpoints). PROCESSOR_INSTANCES must be the same on every member.
    */
   async joinGroup(group: string, stream: string, listener: GroupListener): Promise<PolledMembership> {
-    const name = await this.streams.ready(stream);
-    if (this.options.instances > 1 && !this.positions.shared) {
-      this.logger.warn(
-        `Kinesis group ${group} on ${name}: ${this.options.instances} instances but no shared positionStore; ` +
-          `a child shard whose parent another instance reads will wait forever for that parent's commit`,
-      );
-    }
-    const pollMs = this.options.groupPollMs ?? 10_000;
-    const membership = new PolledMembership(
-      () => this.ownedReadableShards(group, stream),
-      listener,
-      pollMs,
-      (error) => this.logger.warn(`Kinesis group ${group} on ${name}: listing shards failed, retrying in ${pollMs} ms: ${describeError(error)}`),
-    );
-    await membership.start();
-    this.memberships.add(membership);
-    return membership;
+    return this.groups.join(group, await this.streams.ready(stream), listener);
   }
 
   async close(): Promise<void> {
-    for (const membership of this.memberships) membership.stop();
-    this.memberships.clear();
+    this.groups.stopAll();
     if (this.ownsClient) (this.client as KinesisClient).destroy();
-  }
-
-  /** The shards this member should read now (see joinGroup). */
-  private async ownedReadableShards(group: string, stream: string): Promise<string[]> {
-    const name = await this.streams.ready(stream);
-    const shards = await this.listings.list(name, 0);
-    const lineage: ShardLineage = lineageOf(shards);
-    const mine = new Set(shardsOwnedBy(orderParentsFirst(lineage), this.options.instance, this.options.instances));
-    // Whether a closed shard is drained matters only for this member's shards and their ancestors.
-    const relevant = new Set<string>();
-    const visit = (id: string) => {
-      if (relevant.has(id)) return;
-      relevant.add(id);
-      for (const parent of lineage.get(id) ?? []) visit(parent);
-    };
-    mine.forEach(visit);
-    const closed = shards.filter((s) => s.closed && relevant.has(s.id));
-    const committed = await this.positions.load(group, name, async () => closed.map((s) => s.id));
-    const finished = new Set<string>();
-    for (const shard of closed) {
-      if (await this.reader.isFinished(name, shard.id, committed.get(shard.id) ?? null)) finished.add(shard.id);
-    }
-    return readableShards(lineage, finished).filter((id) => mine.has(id));
   }
 }
