@@ -44,7 +44,7 @@ export interface KinesisStreamLogOptions {
   streamActiveTimeoutMs?: number;
   /**
    * Where commit() keeps a group's positions. Without it they live in this process's memory (see
-   * commit()). Pass the processors' shared checkpoint store when PROCESSOR_INSTANCES > 1.
+   * committed()). Pass the processors' shared checkpoint store when PROCESSOR_INSTANCES > 1.
    */
   positionStore?: PartitionCheckpointStore;
   /** The SDK client (or a fake with its `send`); built from region/endpoint when absent. */
@@ -68,11 +68,15 @@ export interface KinesisStreamLogOptions {
  *   after the records of the same request that it accepted, so it lands behind later records of
  *   its key from that request (never behind records of a later request). The processor's
  *   event-time windows absorb such a swap like any out-of-order arrival.
- * - read: GetShardIterator then GetRecords; the NextShardIterator is kept per (shard, position
- *   reached) so a reader that continues where it stopped pays one GetRecords per read.
+ * - read: GetShardIterator then GetRecords; the NextShardIterator is kept per shard with the
+ *   position it continues after, so a reader that continues where it stopped pays one GetRecords
+ *   per read.
  * - resharding: partitions() lists parents before children; isFinished() tells a drained closed
  *   shard; readableShards() holds children back until their parents are drained.
  * - groups: a static spread over PROCESSOR_INSTANCES (see joinGroup()).
+ *
+ * Each of these is a part in kinesis/ (streams, put-records, shard-reader, shard-listing,
+ * committed-positions, static-groups); this class only composes them behind the port.
  */
 export class KinesisStreamLog implements StreamLog {
   private readonly client: KinesisSender;
@@ -130,8 +134,9 @@ export class KinesisStreamLog implements StreamLog {
   /**
    * Resolves once every record is stored. Rejects before sending anything if a record breaks a
    * per-record limit; rejects when a request fails after the SDK's retries, or when some of its
-   * records stay rejected after maxRetries rounds — the requests before it stay stored (Kinesis cannot take records back), so
-   * retrying the whole append duplicates them (at-least-once, like every Kinesis producer).
+   * records stay rejected after maxRetries rounds — the requests before it stay stored (Kinesis
+   * cannot take records back), so retrying the whole append duplicates them (at-least-once, like
+   * every Kinesis producer).
    */
   async append(stream: string, records: readonly AppendRecord[]): Promise<void> {
     if (records.length === 0) return;
