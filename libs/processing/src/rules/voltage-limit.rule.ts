@@ -1,5 +1,6 @@
 import type { AggregateEnvelope, AlertEnvelope, AlertSeverity } from '@meterstream/contracts';
 import { alertEnvelope, formatVolts } from './alert-envelope';
+import { closedHysteresis, Hysteresis, type HysteresisState } from './hysteresis';
 import type { AlertRule } from './rule';
 
 export interface VoltageLimitOptions {
@@ -37,6 +38,12 @@ export interface VoltageLimitState {
   open: OpenVoltageAlert[];
 }
 
+/** An open alert as the rule keeps it: its hysteresis holds the in-range streak. */
+interface TrackedAlert {
+  alert: Omit<OpenVoltageAlert, 'inRangeStreak'>;
+  hysteresis: HysteresisState;
+}
+
 /** How one direction (low or high) reads a window and words its messages. */
 interface Limit {
   kind: VoltageLimitKind;
@@ -56,16 +63,19 @@ interface Limit {
  * ANSI C84.1 service-voltage limits on per-line windows, with hysteresis: raise voltage-low when a
  * window's minimum drops below Range A (voltage-high when its maximum exceeds it), at most one
  * open alert per line and kind; clear it after clearAfterWindows consecutive fired windows back
- * in range, so a line hovering at the limit does not flood operators. Severity is fixed when the
- * alert is raised: critical beyond Range B, warning otherwise.
+ * in range (by the deadband), so a line hovering at the limit does not flood operators. Severity
+ * is fixed when the alert is raised: critical beyond Range B, warning otherwise.
  */
 export class VoltageLimitRule implements AlertRule {
   readonly name = 'voltage-limit';
   private readonly limits: Limit[];
-  /** Open alerts by `${kind}\u0000${lineId}`. */
-  private readonly open = new Map<string, OpenVoltageAlert>();
+  /** A breaching window raises at once; recovered windows in a row clear. */
+  private readonly hysteresis: Hysteresis;
+  /** Open alerts by `${kind}\u0000${lineId}`, in the order they were raised. */
+  private readonly open = new Map<string, TrackedAlert>();
 
-  constructor(private readonly options: VoltageLimitOptions) {
+  constructor(options: VoltageLimitOptions) {
+    this.hysteresis = new Hysteresis({ raiseAfter: 1, clearAfter: options.clearAfterWindows });
     const { voltageLow, voltageHigh, rangeBLow, rangeBHigh } = options;
     const margin = options.clearMarginV ?? 0;
     this.limits = [
@@ -108,53 +118,52 @@ export class VoltageLimitRule implements AlertRule {
     for (const limit of this.limits) {
       const key = `${limit.kind}\u0000${body.lineId}`;
       const value = limit.value(aggregate);
-      const open = this.open.get(key);
-      if (limit.breaches(value)) {
-        if (open !== undefined) {
-          open.inRangeStreak = 0;
-          continue;
-        }
+      const tracked = this.open.get(key);
+      const hysteresis = tracked?.hysteresis ?? closedHysteresis();
+      const breaching = limit.breaches(value);
+      // Recovered windows in a row, this one included, should it clear the alert.
+      const inRangeStreak = hysteresis.calm + 1;
+      // Inside the limit but within the deadband is not recovered: it restarts the streak like a breach.
+      const change = this.hysteresis.observe(hysteresis, breaching, !breaching && limit.recovered(value));
+      if (change === 'raise') {
         const critical = limit.critical(value);
-        const raised: OpenVoltageAlert = {
+        const alert: TrackedAlert['alert'] = {
           lineId: body.lineId,
           kind: limit.kind,
           alertId: `alert:${body.lineId}:${limit.kind}:${body.windowStart}`,
           severity: critical ? 'critical' : 'warning',
           raisedAt: body.windowStart,
-          inRangeStreak: 0,
         };
-        this.open.set(key, raised);
+        this.open.set(key, { alert, hysteresis });
         emit(
           alertEnvelope(
             {
-              alertId: raised.alertId,
+              alertId: alert.alertId,
               kind: limit.kind,
               state: 'raised',
-              severity: raised.severity,
+              severity: alert.severity,
               lineId: body.lineId,
               message: limit.raisedMessage(body.lineId, value, critical),
               evidence: evidence(limit, value, aggregate),
-              raisedAt: raised.raisedAt,
+              raisedAt: alert.raisedAt,
             },
             body.windowStart,
             aggregate.ingestTime,
           ),
         );
-      } else if (open !== undefined && !limit.recovered(value)) {
-        open.inRangeStreak = 0; // inside the limit but within the deadband: not yet recovered
-      } else if (open !== undefined && ++open.inRangeStreak >= this.options.clearAfterWindows) {
+      } else if (change === 'clear' && tracked !== undefined) {
         this.open.delete(key);
         emit(
           alertEnvelope(
             {
-              alertId: open.alertId,
+              alertId: tracked.alert.alertId,
               kind: limit.kind,
               state: 'cleared',
-              severity: open.severity,
+              severity: tracked.alert.severity,
               lineId: body.lineId,
-              message: limit.clearedMessage(body.lineId, value, open.inRangeStreak),
+              message: limit.clearedMessage(body.lineId, value, inRangeStreak),
               evidence: evidence(limit, value, aggregate),
-              raisedAt: open.raisedAt,
+              raisedAt: tracked.alert.raisedAt,
             },
             body.windowStart,
             aggregate.ingestTime,
@@ -166,7 +175,7 @@ export class VoltageLimitRule implements AlertRule {
 
   /** Open alerts, for tests and the runtime's diagnostics. */
   openAlerts(): OpenVoltageAlert[] {
-    return [...this.open.values()].map((alert) => ({ ...alert }));
+    return [...this.open.values()].map(({ alert, hysteresis }) => ({ ...alert, inRangeStreak: hysteresis.calm }));
   }
 
   snapshot(): VoltageLimitState {
@@ -175,7 +184,9 @@ export class VoltageLimitRule implements AlertRule {
 
   restore(state: unknown): void {
     this.open.clear();
-    for (const alert of (state as VoltageLimitState).open) this.open.set(`${alert.kind}\u0000${alert.lineId}`, { ...alert });
+    for (const { inRangeStreak, ...alert } of (state as VoltageLimitState).open) {
+      this.open.set(`${alert.kind}\u0000${alert.lineId}`, { alert, hysteresis: { open: true, breaches: 0, calm: inRangeStreak } });
+    }
   }
 }
 
