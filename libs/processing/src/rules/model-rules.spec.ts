@@ -1,8 +1,9 @@
-import type { AlertEnvelope } from '@meterstream/contracts';
+import type { AlertEnvelope, ReadingEnvelope } from '@meterstream/contracts';
 import { parseReading } from '@meterstream/contracts';
 import { generateMessages, type FaultSpec } from '@meterstream/simulator';
 import { resolveProcessorOptions } from '../options';
 import { StreamTopology } from '../topology';
+import type { ProcessorSnapshot } from '../snapshot';
 import { createAlertRules } from './create-alert-rules';
 import { MeterHealthRule } from './meter-health.rule';
 import { VoltageModelRule, type VoltageModelRuleState } from './voltage-model.rule';
@@ -15,17 +16,33 @@ const DAY = 86_400_000;
 const START = Date.parse('2026-11-02T00:00:00Z');
 const options = { windowSizeMs: MINUTE, outOfOrdernessMs: 10_000, allowedLatenessMs: 0, idleTimeoutMs: Infinity };
 
-/** Runs a simulated fleet (readings once a minute) through a topology with meterstream's rules. */
-function run(days: number, faults: FaultSpec[], seed = 11): { alerts: AlertEnvelope[]; topology: StreamTopology } {
-  const topology = new StreamTopology(options, undefined, createAlertRules(resolveProcessorOptions(options), 'meterstream'));
-  const alerts: AlertEnvelope[] = [];
+/** A simulated fleet's readings (once a minute), through the ingest contract. */
+function simulate(days: number, faults: FaultSpec[], seed = 11): Array<{ envelope: ReadingEnvelope; simTime: number }> {
   const messages = generateMessages({ seed, lines: 2, metersPerLine: 12, intervalMs: 60_000, start: START, durationMs: days * DAY, faults });
-  for (const m of messages) {
+  return Array.from(messages, (m) => {
     const parsed = parseReading(m.topic, m.payload, { ingestTime: m.simTime, maxFutureSkewMs: 1e12 });
     if (!parsed.ok) throw new Error('the simulator produced an invalid reading');
-    topology.process('p0', parsed.envelope, m.simTime);
+    return { envelope: parsed.envelope, simTime: m.simTime };
+  });
+}
+
+function meterstreamTopology(snapshot?: ProcessorSnapshot): StreamTopology {
+  return new StreamTopology(options, snapshot, createAlertRules(resolveProcessorOptions(options), 'meterstream'));
+}
+
+function feed(topology: StreamTopology, readings: Array<{ envelope: ReadingEnvelope; simTime: number }>): AlertEnvelope[] {
+  const alerts: AlertEnvelope[] = [];
+  for (const { envelope, simTime } of readings) {
+    topology.process('p0', envelope, simTime);
     alerts.push(...topology.takeOutput().alerts);
   }
+  return alerts;
+}
+
+/** Runs a simulated fleet through a topology with meterstream's rules. */
+function run(days: number, faults: FaultSpec[], seed = 11): { alerts: AlertEnvelope[]; topology: StreamTopology } {
+  const topology = meterstreamTopology();
+  const alerts = feed(topology, simulate(days, faults, seed));
   topology.advanceProcessingTime(Infinity);
   return { alerts, topology };
 }
@@ -62,6 +79,80 @@ describe('meterstream rules on a simulated feeder', () => {
     const start = START + DAY + 3 * 3_600_000;
     const { alerts } = run(2, [{ kind: 'stuck', lineId: 'L01', deviceId: 'm-000007', start, end: start + 40 * MINUTE }]);
     expect(summary(alerts)).toEqual(['raised meter-stuck L01 m-000007', 'cleared meter-stuck L01 m-000007']);
+  });
+});
+
+describe('the voltage model on a drifting meter and a failed regulator', () => {
+  const start = START + 10 * 3_600_000;
+  const faults: FaultSpec[] = [
+    { kind: 'drift', lineId: 'L01', deviceId: 'm-000004', start, end: start + 3 * 3_600_000 }, // +0.5 V an hour
+    { kind: 'failed-regulator', lineId: 'L02', start: start + 100 * MINUTE, end: start + 200 * MINUTE, params: { taps: 5 } },
+  ];
+
+  it('raise meter-drift, line-voltage-deviation and voltage-anomaly once each, and clear each once after recovery', () => {
+    const { alerts } = run(1, faults);
+    expect(summary(alerts)).toEqual([
+      'raised meter-drift L01 m-000004',
+      'raised line-voltage-deviation L02',
+      'raised voltage-anomaly L01 m-000004',
+      'cleared voltage-anomaly L01 m-000004',
+      'cleared line-voltage-deviation L02',
+      'cleared meter-drift L01 m-000004',
+    ]);
+    const [driftRaised, , anomalyRaised, anomalyCleared, , driftCleared] = alerts;
+    expect(driftRaised.body.alertId).toBe(`alert:L01:m-000004:meter-drift:${driftRaised.eventTime}`);
+    expect(driftCleared.body.alertId).toBe(driftRaised.body.alertId);
+    expect(anomalyCleared.body.alertId).toBe(anomalyRaised.body.alertId);
+    // The evidence: the drift estimate against its threshold, over the meter's last 6 scored readings, a minute apart.
+    expect(driftRaised.body.evidence).toEqual({
+      value: expect.any(Number),
+      expected: 0,
+      threshold: 0.3,
+      score: expect.any(Number),
+      modelVersion: 0,
+      windowStart: driftRaised.eventTime - 5 * MINUTE,
+      windowEnd: driftRaised.eventTime,
+      voltage: expect.any(Number),
+    });
+    expect(driftRaised.body.evidence.value).toBeGreaterThan(0.3);
+    expect(driftRaised.body.message).toMatch(/^Meter m-000004 on line L01 drifting high: its readings sit 0\.\d V above the line's pattern/);
+    // The reading against the model: a score above 4 in 4 of the last 6.
+    expect(Object.keys(anomalyRaised.body.evidence)).toEqual(['value', 'expected', 'threshold', 'score', 'modelVersion', 'windowStart', 'windowEnd']);
+    expect(anomalyRaised.body.evidence.score).toBeGreaterThan(4);
+    expect(anomalyRaised.body.message).toMatch(/^Meter m-000004 on line L01 reads \d+\.\d V above the model's expectation .* in 4 of its last 6 readings$/);
+    expect(anomalyCleared.body.message).toMatch(/back in line with the model for 8 readings/);
+  });
+
+  it('continue from a JSON snapshot exactly as an uninterrupted run, while alerts are being raised, open and being cleared', () => {
+    const readings = simulate(1, faults);
+    const whole = feed(meterstreamTopology(), readings);
+    // meter-drift counting toward its raise; line-voltage-deviation counting toward its raise; all
+    // three open, voltage-anomaly counting calm readings; line-voltage-deviation counting calm
+    // windows; meter-drift counting calm readings
+    for (const minutes of [61, 102, 185, 202, 222]) {
+      const cut = readings.findIndex((r) => r.envelope.eventTime >= start + minutes * MINUTE);
+      const before = meterstreamTopology();
+      const head = feed(before, readings.slice(0, cut));
+      const snapshot = JSON.parse(JSON.stringify(before.snapshot())) as ProcessorSnapshot;
+      const after = meterstreamTopology(snapshot);
+      expect(after.snapshot()).toEqual(snapshot); // restore loses nothing
+      expect([...head, ...feed(after, readings.slice(cut))]).toEqual(whole);
+    }
+  });
+
+  it('keep the checkpoint layout of the voltage-model rule', () => {
+    const readings = simulate(1, faults);
+    const topology = meterstreamTopology();
+    feed(topology, readings.slice(0, readings.findIndex((r) => r.envelope.eventTime >= start + 185 * MINUTE)));
+    const state = topology.snapshot().rules['voltage-model'] as VoltageModelRuleState;
+    expect(Object.keys(state)).toEqual(['modelVersion', 'open', 'lines']);
+    expect(state.open.map((a) => `${a.kind} ${a.lineId}`).sort()).toEqual(['line-voltage-deviation L02', 'meter-drift L01', 'voltage-anomaly L01']);
+    const line = state.lines.find((l) => l.lineId === 'L01')!;
+    expect(Object.keys(line)).toEqual(['lineId', 'model', 'shock', 'deviating', 'calmWindows', 'meters']);
+    const [, meter] = line.meters.find(([id]) => id === 'm-000004')!;
+    expect(Object.keys(meter)).toEqual(['flags', 'calm', 'drift', 'driftHigh', 'driftCalm', 'times', 'head', 'anomalyOpen', 'driftOpen', 'minLoad', 'maxLoad']);
+    expect(meter).toMatchObject({ anomalyOpen: true, driftOpen: true, driftHigh: 0 });
+    expect(meter.times).toHaveLength(6);
   });
 });
 

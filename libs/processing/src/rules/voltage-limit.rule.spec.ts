@@ -64,6 +64,23 @@ describe('VoltageLimitRule', () => {
     ]);
   });
 
+  it('with a deadband, counts a window as back in range only when it is clearMarginV inside the limit', () => {
+    const rule = new VoltageLimitRule({ ...limits, clearMarginV: 1 });
+    const streaks: number[] = [];
+    const alerts: AlertEnvelope[] = [];
+    // raise; recovered (115.5 >= 115); inside the limit but within the deadband; recovered twice
+    for (const [i, min] of [113, 115.5, 114.5, 115, 116].entries()) {
+      rule.onAggregate(window(i, min), (a) => alerts.push(a));
+      streaks.push(...rule.openAlerts().map((a) => a.inRangeStreak));
+    }
+    expect(streaks).toEqual([0, 1, 0, 1]);
+    expect(alerts.map((a) => [a.body.state, a.eventTime - T0])).toEqual([
+      ['raised', 0],
+      ['cleared', 4 * MINUTE],
+    ]);
+    expect(alerts[1].body.message).toBe('Line L07 voltage back at or above ANSI Range A minimum 114 V for 2 consecutive windows (lowest 116 V in the last)');
+  });
+
   it('raises nothing for a noisy line that stays within Range A (limits inclusive)', () => {
     const rule = new VoltageLimitRule(limits);
     let seed = 7;
