@@ -2,7 +2,7 @@ import type { AggregateEnvelope, AlertEnvelope, ReadingEnvelope } from '@meterst
 import { DEFAULT_MODEL_OPTIONS, LineVoltageModel, type LineVoltageModelSnapshot, type ScoredReading, type VoltageModelOptions } from '../model/line-voltage-model';
 import type { VoltageModelVersion } from '../model/model-version';
 import { AlertBook, type OpenAlert } from './alert-book';
-import type { HysteresisState } from './hysteresis';
+import { closedHysteresis, type HysteresisState } from './hysteresis';
 import { LINE_DEVIATION_KIND, LineDeviationDetector, type LineWindowObservation } from './line-deviation.detector';
 import { METER_DRIFT_KIND, MeterDriftDetector, type MeterDriftState } from './meter-drift.detector';
 import { DEFAULT_DETECTION_OPTIONS, runDetector, type MeterObservation, type ModelDetectionOptions } from './model-detection';
@@ -34,6 +34,7 @@ interface LineState {
   meters: Map<string, MeterState>;
   /** EWMA of |residual| over the line's readings: high when the whole line moved at once. */
   shock: number;
+  /** line-voltage-deviation's hysteresis; `open` mirrors the alert book (so the snapshot does not store it). */
   deviation: HysteresisState;
 }
 
@@ -131,8 +132,8 @@ export class VoltageModelRule implements AlertRule {
     let meter = line.meters.get(deviceId);
     if (meter === undefined) {
       meter = {
-        anomaly: { open: false, breaches: 0, calm: 0 },
-        drift: { open: false, breaches: 0, calm: 0, level: 0 },
+        anomaly: closedHysteresis(),
+        drift: { ...closedHysteresis(), level: 0 },
         times: [],
         head: 0,
         minLoad: scored.loadKw,
@@ -178,7 +179,8 @@ export class VoltageModelRule implements AlertRule {
       windowStart: body.windowStart,
       windowEnd: body.windowEnd,
     };
-    // The baseline learns only from windows that raise no suspicion: no open alert, no deviation.
+    // The baseline learns from a window only while the line has no open alert and the window does
+    // not count toward one (before the baseline's warm-up, none does).
     const learnable = !line.deviation.open && !this.lineDeviation.breaching(observation);
     runDetector(this.lineDeviation, line.deviation, observation, this.book, emit);
     if (learnable) line.model.learnWindow(mid, kw, observation.scored);
@@ -246,7 +248,7 @@ export class VoltageModelRule implements AlertRule {
   private line(lineId: string): LineState {
     let line = this.lines.get(lineId);
     if (line === undefined) {
-      const deviation = { open: this.book.isOpen({ lineId }, LINE_DEVIATION_KIND), breaches: 0, calm: 0 };
+      const deviation = { ...closedHysteresis(), open: this.book.isOpen({ lineId }, LINE_DEVIATION_KIND) };
       line = { model: new LineVoltageModel(this.modelOptions), meters: new Map(), shock: 0, deviation };
       this.lines.set(lineId, line);
     }
