@@ -1,5 +1,17 @@
 import * as path from 'node:path';
 import { ConfigError, isLoopback, loadConfig } from './config';
+import {
+  alertChannelsNamespace,
+  apiNamespace,
+  ingestNamespace,
+  modelRegistryNamespace,
+  mqttNamespace,
+  processorNamespace,
+  readModelNamespace,
+  streamNamespace,
+  timeSeriesNamespace,
+  type StreamConfig,
+} from './namespaces';
 
 describe('loadConfig', () => {
   it('fills the embedded defaults', () => {
@@ -26,5 +38,35 @@ describe('isLoopback', () => {
   it('tells loopback from the network', () => {
     expect(['127.0.0.1', '127.1.2.3', 'localhost', '::1'].map(isLoopback)).toEqual([true, true, true, true]);
     expect(['0.0.0.0', '::', '10.0.0.5'].map(isLoopback)).toEqual([false, false, false]);
+  });
+});
+
+describe('configuration namespaces', () => {
+  it('each reads and validates only its own variables', () => {
+    const stream = streamNamespace.load({ STREAM_BACKEND: 'kafka', KAFKA_BROKERS: 'a:9092,b:9092', DATA_DIR: '/srv/ms', PORT: 'eighty' });
+    expect(stream).toMatchObject({ STREAM_BACKEND: 'kafka', KAFKA_BROKERS: 'a:9092,b:9092', STREAM_PARTITIONS: 8, databaseFile: '/srv/ms/meterstream.db' });
+    expect(stream).not.toHaveProperty('PORT');
+    expect(() => apiNamespace.load({ PORT: 'eighty' })).toThrow(/PORT: /);
+    expect(modelRegistryNamespace.load({ DATA_DIR: '/srv/ms' })).toEqual({ DATA_DIR: '/srv/ms', MODEL_DIR: undefined, modelDir: '/srv/ms/models' });
+  });
+
+  it('apply the rules across variables that they hold', () => {
+    expect(() => processorNamespace.load({ VOLTAGE_LOW: '130' })).toThrow('VOLTAGE_LOW: VOLTAGE_LOW must be below VOLTAGE_HIGH');
+    expect(() => apiNamespace.load({ VOLTAGE_LOW: '130' })).toThrow(ConfigError);
+    expect(() => streamNamespace.load({ PROCESSOR_INSTANCE: '2', PROCESSOR_INSTANCES: '2' })).toThrow('PROCESSOR_INSTANCE is 0-based');
+    expect(() => processorNamespace.load({ WINDOW_SIZE_MS: '60000', WINDOW_HOP_MS: '25000' })).toThrow('WINDOW_HOP_MS must divide WINDOW_SIZE_MS');
+    expect(() => streamNamespace.load({ VOLTAGE_LOW: '130' })).not.toThrow();
+  });
+
+  it('agree with the flat configuration, so a flat Config serves as any namespace', () => {
+    const env = { DATA_DIR: '/srv/ms', STREAM_BACKEND: 'kinesis', READ_MODEL_BACKEND: 'elasticsearch', ALERT_CHANNELS: 'mqtt,sns', SNS_TOPIC_ARN: 'arn:x', WINDOW_HOP_MS: '30000' };
+    const flat = loadConfig(env);
+    const namespaces = [streamNamespace, readModelNamespace, timeSeriesNamespace, alertChannelsNamespace, mqttNamespace, ingestNamespace, processorNamespace, modelRegistryNamespace, apiNamespace];
+    for (const ns of namespaces) {
+      const slice = ns.load(env) as Record<string, unknown>;
+      for (const [key, value] of Object.entries(slice)) expect([ns.name, key, (flat as unknown as Record<string, unknown>)[key]]).toEqual([ns.name, key, value]);
+    }
+    const typed: StreamConfig = flat;
+    expect(typed.databaseFile).toBe('/srv/ms/meterstream.db');
   });
 });

@@ -12,119 +12,142 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
-const schema = z
-  .object({
-    DATA_DIR: z.string().default('./data'),
+/** Every variable, once: the namespaces (namespaces.ts) pick theirs from here, so a key means the same everywhere. */
+export const variables = z.object({
+  DATA_DIR: z.string().default('./data'),
 
-    HOST: z.string().default('127.0.0.1'),
-    PORT: int(3000, 0),
-    API_TOKEN: optionalString,
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(3000, 0),
+  API_TOKEN: optionalString,
 
-    MQTT_URL: optionalString,
-    MQTT_HOST: z.string().default('127.0.0.1'),
-    MQTT_PORT: int(1883, 0),
-    /** The service's own MQTT credentials (bridge, alert publisher); the embedded broker reserves them. */
-    MQTT_USERNAME: optionalString,
-    MQTT_PASSWORD: optionalString,
-    /** What meters log in with on the embedded broker; required with MQTT_USERNAME beyond loopback. */
-    MQTT_DEVICE_USERNAME: optionalString,
-    MQTT_DEVICE_PASSWORD: optionalString,
-    MQTT_CLIENT_ID: z.string().default('meterstream-ingest-bridge'),
+  MQTT_URL: optionalString,
+  MQTT_HOST: z.string().default('127.0.0.1'),
+  MQTT_PORT: int(1883, 0),
+  /** The service's own MQTT credentials (bridge, alert publisher); the embedded broker reserves them. */
+  MQTT_USERNAME: optionalString,
+  MQTT_PASSWORD: optionalString,
+  /** What meters log in with on the embedded broker; required with MQTT_USERNAME beyond loopback. */
+  MQTT_DEVICE_USERNAME: optionalString,
+  MQTT_DEVICE_PASSWORD: optionalString,
+  MQTT_CLIENT_ID: z.string().default('meterstream-ingest-bridge'),
 
-    STREAM_PARTITIONS: int(8, 1),
-    LOG_SYNC: z.enum(['full', 'normal']).default('full'),
-    LOG_RETENTION_HOURS: num(24 * 30),
+  STREAM_PARTITIONS: int(8, 1),
+  LOG_SYNC: z.enum(['full', 'normal']).default('full'),
+  LOG_RETENTION_HOURS: num(24 * 30),
 
-    BRIDGE_BATCH_MAX: int(2000, 1),
-    BRIDGE_MAX_INFLIGHT: int(20000, 1),
-    MAX_CLOCK_SKEW_MS: int(60 * 60 * 1000),
-    /** Readings stamped before this instant are refused (a meter whose clock reset to its epoch). */
-    EARLIEST_EVENT_TIME: z
-      .string()
-      .default('2000-01-01T00:00:00Z')
-      .refine((v) => Number.isFinite(Date.parse(v)), 'must be an ISO-8601 date-time, e.g. 2000-01-01T00:00:00Z'),
-    /** Largest MQTT payload accepted; larger ones become dead letters (their bytes kept). */
-    MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
-    /** Deepest JSON nesting accepted in a payload (a reading is 1, a concentrator batch 2). */
-    MAX_PAYLOAD_DEPTH: int(16, 2),
+  BRIDGE_BATCH_MAX: int(2000, 1),
+  BRIDGE_MAX_INFLIGHT: int(20000, 1),
+  MAX_CLOCK_SKEW_MS: int(60 * 60 * 1000),
+  /** Readings stamped before this instant are refused (a meter whose clock reset to its epoch). */
+  EARLIEST_EVENT_TIME: z
+    .string()
+    .default('2000-01-01T00:00:00Z')
+    .refine((v) => Number.isFinite(Date.parse(v)), 'must be an ISO-8601 date-time, e.g. 2000-01-01T00:00:00Z'),
+  /** Largest MQTT payload accepted; larger ones become dead letters (their bytes kept). */
+  MAX_PAYLOAD_BYTES: int(256 * 1024, 1024),
+  /** Deepest JSON nesting accepted in a payload (a reading is 1, a concentrator batch 2). */
+  MAX_PAYLOAD_DEPTH: int(16, 2),
 
-    WINDOW_SIZE_MS: int(60_000, 1000),
-    /** Hopping windows: a new window every WINDOW_HOP_MS (must divide WINDOW_SIZE_MS); unset = tumbling. */
-    WINDOW_HOP_MS: z.coerce.number().int().min(1000).optional(),
-    /** Also aggregate every meter on its own (more state, more rows). */
-    PER_METER_WINDOWS: z
-      .enum(['true', 'false'])
-      .default('false')
-      .transform((v) => v === 'true'),
-    OUT_OF_ORDERNESS_MS: int(10_000),
-    ALLOWED_LATENESS_MS: int(0),
-    IDLE_TIMEOUT_MS: int(30_000, 1),
-    VOLTAGE_LOW: num(114),
-    VOLTAGE_HIGH: num(126),
-    ALERT_CLEAR_WINDOWS: int(2, 1),
-    READING_RETENTION_HOURS: num(24 * 7),
-    /** Alert rules: meterstream (limits, voltage model, meter health), fixed-variance (the original rule), or all. */
-    ALERT_RULES: z.enum(['meterstream', 'fixed-variance', 'all']).default('meterstream'),
-    /** Published voltage models (retrain --publish writes here; the processor installs the newest). Default: DATA_DIR/models. */
-    MODEL_DIR: optionalString,
+  WINDOW_SIZE_MS: int(60_000, 1000),
+  /** Hopping windows: a new window every WINDOW_HOP_MS (must divide WINDOW_SIZE_MS); unset = tumbling. */
+  WINDOW_HOP_MS: z.coerce.number().int().min(1000).optional(),
+  /** Also aggregate every meter on its own (more state, more rows). */
+  PER_METER_WINDOWS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  OUT_OF_ORDERNESS_MS: int(10_000),
+  ALLOWED_LATENESS_MS: int(0),
+  IDLE_TIMEOUT_MS: int(30_000, 1),
+  VOLTAGE_LOW: num(114),
+  VOLTAGE_HIGH: num(126),
+  ALERT_CLEAR_WINDOWS: int(2, 1),
+  READING_RETENTION_HOURS: num(24 * 7),
+  /** Alert rules: meterstream (limits, voltage model, meter health), fixed-variance (the original rule), or all. */
+  ALERT_RULES: z.enum(['meterstream', 'fixed-variance', 'all']).default('meterstream'),
+  /** Published voltage models (retrain --publish writes here; the processor installs the newest). Default: DATA_DIR/models. */
+  MODEL_DIR: optionalString,
 
-    // --- Backends (README "Running on real engines"). Credentials never live here: the AWS SDK
-    // reads the default credential chain; Kafka/Elasticsearch secrets come from their env vars.
-    /** Where the streams live: the embedded SQLite log, Kafka or Kinesis. */
-    STREAM_BACKEND: z.enum(['embedded', 'kafka', 'kinesis']).default('embedded'),
-    /** What the query API reads: SQLite (embedded) or Elasticsearch. */
-    READ_MODEL_BACKEND: z.enum(['sqlite', 'elasticsearch']).default('sqlite'),
-    /** Where raw readings are written as time series: SQLite (embedded) or Amazon Timestream. */
-    TIMESERIES_BACKEND: z.enum(['sqlite', 'timestream', 'none']).default('sqlite'),
+  // --- Backends (README "Running on real engines"). Credentials never live here: the AWS SDK
+  // reads the default credential chain; Kafka/Elasticsearch secrets come from their env vars.
+  /** Where the streams live: the embedded SQLite log, Kafka or Kinesis. */
+  STREAM_BACKEND: z.enum(['embedded', 'kafka', 'kinesis']).default('embedded'),
+  /** What the query API reads: SQLite (embedded) or Elasticsearch. */
+  READ_MODEL_BACKEND: z.enum(['sqlite', 'elasticsearch']).default('sqlite'),
+  /** Where raw readings are written as time series: SQLite (embedded) or Amazon Timestream. */
+  TIMESERIES_BACKEND: z.enum(['sqlite', 'timestream', 'none']).default('sqlite'),
 
-    KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
-    KAFKA_CLIENT_ID: z.string().default('meterstream'),
-    KAFKA_TOPIC_PREFIX: z.string().default('meterstream.'),
-    KAFKA_SASL_USERNAME: optionalString,
-    KAFKA_SASL_PASSWORD: optionalString,
-    KAFKA_SSL: z
-      .enum(['true', 'false'])
-      .default('false')
-      .transform((v) => v === 'true'),
+  KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: z.string().default('meterstream'),
+  KAFKA_TOPIC_PREFIX: z.string().default('meterstream.'),
+  KAFKA_SASL_USERNAME: optionalString,
+  KAFKA_SASL_PASSWORD: optionalString,
+  KAFKA_SSL: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 
-    AWS_REGION: z.string().default('us-east-1'),
-    /** Local engines only (kinesalite, moto); unset in AWS. */
-    KINESIS_ENDPOINT: optionalString,
-    KINESIS_STREAM_PREFIX: z.string().default('meterstream-'),
-    KINESIS_SHARDS: int(4, 1),
-    /** This processor's share of the shards: instance i of n takes every nth shard (0-based). */
-    PROCESSOR_INSTANCE: int(0, 0),
-    PROCESSOR_INSTANCES: int(1, 1),
+  AWS_REGION: z.string().default('us-east-1'),
+  /** Local engines only (kinesalite, moto); unset in AWS. */
+  KINESIS_ENDPOINT: optionalString,
+  KINESIS_STREAM_PREFIX: z.string().default('meterstream-'),
+  KINESIS_SHARDS: int(4, 1),
+  /** This processor's share of the shards: instance i of n takes every nth shard (0-based). */
+  PROCESSOR_INSTANCE: int(0, 0),
+  PROCESSOR_INSTANCES: int(1, 1),
 
-    ELASTICSEARCH_URL: z.string().default('http://127.0.0.1:9200'),
-    ELASTICSEARCH_USERNAME: optionalString,
-    ELASTICSEARCH_PASSWORD: optionalString,
-    ELASTICSEARCH_API_KEY: optionalString,
-    ELASTICSEARCH_INDEX_PREFIX: z.string().default('meterstream-'),
+  ELASTICSEARCH_URL: z.string().default('http://127.0.0.1:9200'),
+  ELASTICSEARCH_USERNAME: optionalString,
+  ELASTICSEARCH_PASSWORD: optionalString,
+  ELASTICSEARCH_API_KEY: optionalString,
+  ELASTICSEARCH_INDEX_PREFIX: z.string().default('meterstream-'),
 
-    TIMESTREAM_ENDPOINT: optionalString,
-    TIMESTREAM_DATABASE: z.string().default('meterstream'),
-    TIMESTREAM_TABLE: z.string().default('readings'),
+  TIMESTREAM_ENDPOINT: optionalString,
+  TIMESTREAM_DATABASE: z.string().default('meterstream'),
+  TIMESTREAM_TABLE: z.string().default('readings'),
 
-    // --- Alert channels (comma-separated: mqtt, webhook, sns; the read model always gets alerts).
-    ALERT_CHANNELS: z.string().default('mqtt'),
-    ALERT_WEBHOOK_URL: optionalString,
-    /** HMAC-SHA256 key for the webhook signature header; required when the webhook channel is on. */
-    ALERT_WEBHOOK_SECRET: optionalString,
-    SNS_ENDPOINT: optionalString,
-    SNS_TOPIC_ARN: optionalString,
-    /** Per channel: at most this many alert deliveries per minute; more wait their turn (none dropped). */
-    ALERT_CHANNEL_RATE_PER_MINUTE: int(30, 1),
-  })
-  .refine((c) => c.PROCESSOR_INSTANCE < c.PROCESSOR_INSTANCES, {
+  // --- Alert channels (comma-separated: mqtt, webhook, sns; the read model always gets alerts).
+  ALERT_CHANNELS: z.string().default('mqtt'),
+  ALERT_WEBHOOK_URL: optionalString,
+  /** HMAC-SHA256 key for the webhook signature header; required when the webhook channel is on. */
+  ALERT_WEBHOOK_SECRET: optionalString,
+  SNS_ENDPOINT: optionalString,
+  SNS_TOPIC_ARN: optionalString,
+  /** Per channel: at most this many alert deliveries per minute; more wait their turn (none dropped). */
+  ALERT_CHANNEL_RATE_PER_MINUTE: int(30, 1),
+});
+
+type Variables = z.infer<typeof variables>;
+type Check = { test: (c: Variables) => boolean; message: string; path: keyof Variables; needs: readonly (keyof Variables)[] };
+
+/** Rules across variables; a namespace applies those whose variables it holds. */
+export const crossChecks: readonly Check[] = [
+  {
+    test: (c) => c.PROCESSOR_INSTANCE < c.PROCESSOR_INSTANCES,
     message: 'PROCESSOR_INSTANCE is 0-based and must be below PROCESSOR_INSTANCES',
-    path: ['PROCESSOR_INSTANCE'],
-  })
-  .refine((c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, { message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: ['VOLTAGE_LOW'] })
-  .refine((c) => c.WINDOW_HOP_MS === undefined || (c.WINDOW_HOP_MS <= c.WINDOW_SIZE_MS && c.WINDOW_SIZE_MS % c.WINDOW_HOP_MS === 0), {
+    path: 'PROCESSOR_INSTANCE',
+    needs: ['PROCESSOR_INSTANCE', 'PROCESSOR_INSTANCES'],
+  },
+  { test: (c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: 'VOLTAGE_LOW', needs: ['VOLTAGE_LOW', 'VOLTAGE_HIGH'] },
+  {
+    test: (c) => c.WINDOW_HOP_MS === undefined || (c.WINDOW_HOP_MS <= c.WINDOW_SIZE_MS && c.WINDOW_SIZE_MS % c.WINDOW_HOP_MS === 0),
     message: 'WINDOW_HOP_MS must divide WINDOW_SIZE_MS',
-    path: ['WINDOW_HOP_MS'],
-  });
+    path: 'WINDOW_HOP_MS',
+    needs: ['WINDOW_HOP_MS', 'WINDOW_SIZE_MS'],
+  },
+];
+
+/** `schema` with the cross-variable rules that apply to the variables it holds. */
+export function withCrossChecks<S extends z.ZodObject>(schema: S): S {
+  const keys = new Set(Object.keys(schema.shape));
+  let checked = schema;
+  for (const check of crossChecks.filter((c) => c.needs.every((k) => keys.has(k)))) {
+    checked = checked.refine((c) => check.test(c as Variables), { message: check.message, path: [check.path] }) as S;
+  }
+  return checked;
+}
+
+const schema = withCrossChecks(variables);
 
 export type RawConfig = z.infer<typeof schema>;
 
@@ -137,17 +160,40 @@ export interface Config extends RawConfig {
   modelDir: string;
 }
 
-export class ConfigError extends Error {}
+/** A bad setting; the message names every bad variable. `settingsError`: loggers report it without a stack trace. */
+export class ConfigError extends Error {
+  readonly settingsError = true;
+}
 
+/**
+ * Every variable at once, flat: for the command line (`meterstream start` checks the whole
+ * pipeline's settings before it spawns anything), tools and tests. Services load only their
+ * namespaces (namespaces.ts); a flat Config satisfies every namespace's type.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const c = parseVariables(schema, env);
+  const dataDir = path.resolve(c.DATA_DIR);
+  return { ...c, dataDir, databaseFile: databaseFileIn(c.DATA_DIR), modelDir: modelDirOf(c) };
+}
+
+/** Parses `env` with `schema`, or throws one ConfigError naming every bad variable. */
+export function parseVariables<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  const c = parsed.data;
-  const dataDir = path.resolve(c.DATA_DIR);
-  return { ...c, dataDir, databaseFile: path.join(dataDir, 'meterstream.db'), modelDir: path.resolve(c.MODEL_DIR ?? path.join(dataDir, 'models')) };
+  return parsed.data;
+}
+
+/** The SQLite file of the embedded log, checkpoints and read model in DATA_DIR. */
+export function databaseFileIn(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'meterstream.db');
+}
+
+/** MODEL_DIR, or DATA_DIR/models, absolute. */
+export function modelDirOf(c: Pick<Variables, 'DATA_DIR' | 'MODEL_DIR'>): string {
+  return path.resolve(c.MODEL_DIR ?? path.join(path.resolve(c.DATA_DIR), 'models'));
 }
 
 /** True when a listen address is reachable only from this machine. */

@@ -1,0 +1,43 @@
+import { ConfigModule, registerAs, type ConfigModuleOptions, type ConfigType } from '@nestjs/config';
+import type { DynamicModule } from '@nestjs/common';
+import {
+  alertChannelsNamespace,
+  apiNamespace,
+  ingestNamespace,
+  modelRegistryNamespace,
+  mqttNamespace,
+  processorNamespace,
+  readModelNamespace,
+  streamNamespace,
+  timeSeriesNamespace,
+  type ConfigNamespace,
+} from './namespaces';
+
+/**
+ * The namespaces as @nestjs/config registrations: inject one with `@Inject(streamConfig.KEY)
+ * config: ConfigType<typeof streamConfig>` (or the slice type, StreamConfig). Each factory reads
+ * and validates its variables from process.env when the service's ConfigModule instantiates it:
+ * once per process.
+ */
+const register = <T extends object>(ns: ConfigNamespace<T>) => registerAs(ns.name, (): T => ns.load(process.env));
+
+export const streamConfig = register(streamNamespace);
+export const readModelConfig = register(readModelNamespace);
+export const timeSeriesConfig = register(timeSeriesNamespace);
+export const alertChannelsConfig = register(alertChannelsNamespace);
+export const mqttConfig = register(mqttNamespace);
+export const ingestConfig = register(ingestNamespace);
+export const processorConfig = register(processorNamespace);
+export const modelRegistryConfig = register(modelRegistryNamespace);
+export const apiConfig = register(apiNamespace);
+
+export type { ConfigType };
+
+/**
+ * A service's configuration: the namespaces it uses, global (every module injects them by KEY),
+ * from the environment only (no .env file: the README's variables are the interface). An
+ * invalid variable fails the service's start-up with a ConfigError naming it.
+ */
+export function serviceConfigModule(load: NonNullable<ConfigModuleOptions['load']>): Promise<DynamicModule> {
+  return ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load });
+}
