@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { AlertChannelsConfig, SnsConfig } from '@meterstream/config';
 import type { AlertChannel } from './alert-channel';
 import type { Clock } from './clock';
 import { MqttAlertChannel } from './mqtt';
@@ -41,7 +41,7 @@ export function parseAlertChannelNames(list: string): AlertChannelName[] {
  * whole configuration is checked before any channel is built, so a mistake leaves no connection
  * open. An empty list is valid: the read model gets the alerts regardless.
  */
-export function createAlertChannels(config: Config, options: CreateAlertChannelsOptions = {}): AlertChannel[] {
+export function createAlertChannels(config: AlertChannelsConfig, options: CreateAlertChannelsOptions = {}): AlertChannel[] {
   const names = parseAlertChannelNames(config.ALERT_CHANNELS);
   if (names.includes('webhook')) {
     const missing = [!config.ALERT_WEBHOOK_URL && 'ALERT_WEBHOOK_URL', !config.ALERT_WEBHOOK_SECRET && 'ALERT_WEBHOOK_SECRET'].filter(Boolean);
@@ -59,7 +59,7 @@ export function createAlertChannels(config: Config, options: CreateAlertChannels
   return channels;
 }
 
-function build(name: AlertChannelName, config: Config, options: CreateAlertChannelsOptions): AlertChannel {
+function build(name: AlertChannelName, config: AlertChannelsConfig, options: CreateAlertChannelsOptions): AlertChannel {
   switch (name) {
     case 'mqtt':
       return new MqttAlertChannel({
@@ -79,8 +79,8 @@ function build(name: AlertChannelName, config: Config, options: CreateAlertChann
  * Loaded only when configured: the SNS adapter pulls in the AWS SDK, which a deployment without
  * SNS should not pay for (and the adapter may not be part of every build).
  */
-function loadSnsChannel(config: Config): AlertChannel {
-  let sns: { SnsAlertChannel: { fromConfig(config: Config): AlertChannel } };
+function loadSnsChannel(config: SnsConfig): AlertChannel {
+  let sns: { SnsAlertChannel: { fromConfig(config: SnsConfig): AlertChannel } };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     sns = require('./sns');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PublishCommand, SNSClient, type MessageAttributeValue, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Config } from '@meterstream/config';
+import type { SnsConfig } from '@meterstream/config';
 import type { AlertEnvelope } from '@meterstream/contracts';
 import { PermanentDeliveryError, type AlertChannel } from './alert-channel';
 
@@ -55,7 +55,7 @@ export class SnsAlertChannel implements AlertChannel {
    * which need HTTP/1.1 (NodeHttpHandler). Credentials come from the SDK's default chain.
    * `requestHandler` replaces the HTTP layer under the client (tests answer as SNS would).
    */
-  static fromConfig(config: Config, { requestHandler }: Pick<SNSClientConfig, 'requestHandler'> = {}): SnsAlertChannel {
+  static fromConfig(config: SnsConfig, { requestHandler }: Pick<SNSClientConfig, 'requestHandler'> = {}): SnsAlertChannel {
     if (!config.SNS_TOPIC_ARN) throw new Error('ALERT_CHANNELS includes sns, so SNS_TOPIC_ARN must be set');
     const endpoint = config.SNS_ENDPOINT;
     const client = new SNSClient({

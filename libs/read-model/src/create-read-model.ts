@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { ReadModelConfig } from '@meterstream/config';
 import type { ReadModel } from './read-model';
 import { SqliteReadModel } from './sqlite';
 
@@ -16,7 +16,7 @@ type ElasticsearchModule = typeof import('./elasticsearch');
  *   installed before this resolves (migrate(), idempotent), so it rejects when the cluster is
  *   unreachable at start-up rather than on the first write.
  */
-export async function createReadModel(config: Config): Promise<ReadModel> {
+export async function createReadModel(config: ReadModelConfig): Promise<ReadModel> {
   switch (config.READ_MODEL_BACKEND) {
     case 'sqlite':
       return SqliteReadModel.open(config.databaseFile);

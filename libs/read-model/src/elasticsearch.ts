@@ -1,5 +1,5 @@
 import { errors, type Client, type estypes } from '@elastic/elasticsearch';
-import type { Config } from '@meterstream/config';
+import type { ReadModelConfig } from '@meterstream/config';
 import { BulkWriter, type BulkWriterOptions, type WriteOperation } from './elasticsearch/bulk-writer';
 import { createElasticsearchClient, type ElasticsearchConnection } from './elasticsearch/client';
 import {
@@ -50,7 +50,7 @@ export interface ElasticsearchReadModelOptions extends BulkWriterOptions {
 }
 
 type ElasticsearchConfig = Pick<
-  Config,
+  ReadModelConfig,
   'ELASTICSEARCH_URL' | 'ELASTICSEARCH_USERNAME' | 'ELASTICSEARCH_PASSWORD' | 'ELASTICSEARCH_API_KEY' | 'ELASTICSEARCH_INDEX_PREFIX'
 >;
 

@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { StreamConfig } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { EmbeddedStreamLog } from './embedded';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store';
@@ -29,7 +29,7 @@ export interface CreateStreamLogOptions {
  * - kinesis: KinesisStreamLog.fromConfig (AWS_REGION, KINESIS_ENDPOINT, KINESIS_STREAM_PREFIX,
  *   KINESIS_SHARDS, PROCESSOR_INSTANCE(S)); credentials from the AWS SDK's default chain.
  */
-export function createStreamLog(config: Config, options: CreateStreamLogOptions = {}): StreamLog {
+export function createStreamLog(config: StreamConfig, options: CreateStreamLogOptions = {}): StreamLog {
   switch (config.STREAM_BACKEND) {
     case 'embedded':
       return EmbeddedStreamLog.open(config.databaseFile, { partitions: config.STREAM_PARTITIONS, synchronous: config.LOG_SYNC });
@@ -66,7 +66,7 @@ export function createStreamLog(config: Config, options: CreateStreamLogOptions 
  *
  * The caller owns the store and closes it.
  */
-export function createCheckpointStore(config: Config): PartitionCheckpointStore {
+export function createCheckpointStore(config: StreamConfig): PartitionCheckpointStore {
   if (config.STREAM_BACKEND === 'kafka') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { KafkaCheckpointStore } = require('./kafka-checkpoint-store') as KafkaCheckpointStoreModule;

@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { KafkaConfig } from '@meterstream/config';
 import type { Admin, Kafka } from 'kafkajs';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { ClusterClient } from './kafka/cluster-client';
@@ -58,7 +58,7 @@ export class KafkaCheckpointStore implements PartitionCheckpointStore {
   }
 
   /** Topic `${KAFKA_TOPIC_PREFIX}_checkpoints` (the underscore keeps it apart from stream topics). */
-  static fromConfig(config: Config, overrides: Partial<KafkaCheckpointStoreOptions> = {}): KafkaCheckpointStore {
+  static fromConfig(config: KafkaConfig, overrides: Partial<KafkaCheckpointStoreOptions> = {}): KafkaCheckpointStore {
     return new KafkaCheckpointStore({ ...kafkaConnectionFromConfig(config), topic: `${config.KAFKA_TOPIC_PREFIX}_checkpoints`, ...overrides });
   }
 

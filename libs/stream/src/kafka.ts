@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { KafkaConfig } from '@meterstream/config';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import { ClusterClient, type FetchedRecord } from './kafka/cluster-client';
 import {
@@ -102,7 +102,7 @@ export class KafkaStreamLog implements StreamLog {
   }
 
   /** From KAFKA_BROKERS, KAFKA_CLIENT_ID, KAFKA_TOPIC_PREFIX, KAFKA_SSL, KAFKA_SASL_*, STREAM_PARTITIONS, LOG_RETENTION_HOURS. */
-  static fromConfig(config: Config, overrides: Partial<KafkaStreamLogOptions> = {}): KafkaStreamLog {
+  static fromConfig(config: KafkaConfig, overrides: Partial<KafkaStreamLogOptions> = {}): KafkaStreamLog {
     return new KafkaStreamLog({
       ...kafkaConnectionFromConfig(config),
       topicPrefix: config.KAFKA_TOPIC_PREFIX,

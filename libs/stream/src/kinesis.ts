@@ -1,5 +1,5 @@
 import type { KinesisClient, KinesisClientConfig } from '@aws-sdk/client-kinesis';
-import type { Config } from '@meterstream/config';
+import type { KinesisConfig } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
 import { CommittedPositions } from './kinesis/committed-positions';
@@ -114,7 +114,7 @@ export class KinesisStreamLog implements StreamLog {
     });
   }
 
-  static fromConfig(config: Config, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
+  static fromConfig(config: KinesisConfig, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
     return new KinesisStreamLog({
       region: config.AWS_REGION,
       endpoint: config.KINESIS_ENDPOINT,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Config } from '@meterstream/config';
+import type { TimeSeriesConfig } from '@meterstream/config';
 import { NoTimeSeriesSink } from './none';
 import { SqliteTimeSeriesSink } from './sqlite';
 import type { TimeSeriesSink } from './time-series-sink';
@@ -12,7 +12,7 @@ import { TimestreamSink } from './timestream';
  * service already has open (the sink then leaves it open on close); without one, the sink opens
  * the configured database file itself (WAL, 5 s busy timeout) and closes it on close.
  */
-export function createTimeSeriesSink(config: Config, db?: Database.Database): TimeSeriesSink {
+export function createTimeSeriesSink(config: TimeSeriesConfig, db?: Database.Database): TimeSeriesSink {
   switch (config.TIMESERIES_BACKEND) {
     case 'none':
       return new NoTimeSeriesSink();

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-timestream-write';
 import { Logger } from '@nestjs/common';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Config } from '@meterstream/config';
+import type { TimestreamConfig } from '@meterstream/config';
 import { readingId, type ReadingEnvelope } from '@meterstream/contracts';
 import { classifyRejectedRecords, type RejectedReading } from './rejected-records';
 import { DEFAULT_RETRY_POLICY, sdkRetryStrategy, type RetryPolicy } from './retry-policy';
@@ -97,7 +97,7 @@ export class TimestreamSink implements TimeSeriesSink {
    * HTTP layer under the client (tests answer as Timestream would, under the SDK's retries).
    */
   static fromConfig(
-    config: Config,
+    config: TimestreamConfig,
     { requestHandler, ...options }: Partial<TimestreamSinkOptions> & Pick<TimestreamWriteClientConfig, 'requestHandler'> = {},
   ): TimestreamSink {
     const endpoint = config.TIMESTREAM_ENDPOINT;

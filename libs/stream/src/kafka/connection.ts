@@ -1,4 +1,4 @@
-import type { Config } from '@meterstream/config';
+import type { KafkaConfig } from '@meterstream/config';
 import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 
@@ -31,7 +31,7 @@ export interface KafkaConnectionOptions {
 export const DEFAULT_KAFKA_RETRY: RetryOptions = { initialRetryTime: 300, maxRetryTime: 5000, retries: 15 };
 
 /** The connection settings from KAFKA_* configuration (the SASL secret comes from the environment). */
-export function kafkaConnectionFromConfig(config: Config): KafkaConnectionOptions {
+export function kafkaConnectionFromConfig(config: KafkaConfig): KafkaConnectionOptions {
   const brokers = config.KAFKA_BROKERS.split(',')
     .map((b) => b.trim())
     .filter((b) => b.length > 0);
