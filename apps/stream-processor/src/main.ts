@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { exitWithParent, ServiceLogger } from '@meterstream/observability';
-import { ProcessorModule } from './processor.module';
+import { ProcessorAppModule } from './processor-app.module';
 
 /**
  * The stream processor: readings → windows and rules → aggregates, alerts, read model.
@@ -15,7 +15,7 @@ import { ProcessorModule } from './processor.module';
 async function main(): Promise<void> {
   const logger = new ServiceLogger('stream-processor');
   // abortOnError: an unreachable engine at start-up must reach main's catch (a message, exit 1), not abort the process.
-  const app = await NestFactory.createApplicationContext(ProcessorModule, { logger, abortOnError: false });
+  const app = await NestFactory.createApplicationContext(ProcessorAppModule, { logger, abortOnError: false });
   app.enableShutdownHooks();
   exitWithParent();
 }

@@ -1,15 +1,32 @@
-import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { AlertDispatcher, createAlertChannels } from '@meterstream/alert-channels';
-import { loadConfig, type Config } from '@meterstream/config';
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { AlertDispatcher, type AlertChannel } from '@meterstream/alert-channels';
+import type { ProcessorConfig, ReadModelConfig, StreamConfig, TimeSeriesConfig } from '@meterstream/config';
+import { processorConfig, readModelConfig, streamConfig, timeSeriesConfig } from '@meterstream/config/nest';
+import type { FileModelRegistry } from '@meterstream/model-registry';
 import { startRateReporter } from '@meterstream/observability';
-import { FileModelRegistry } from '@meterstream/model-registry';
-import { createReadModel } from '@meterstream/read-model';
-import { createCheckpointStore, createStreamLog, EmbeddedStreamLog, openEmbeddedDatabase, type StreamLog } from '@meterstream/stream';
-import { createEmbeddedStreamProcessor, createStreamProcessor, PROCESSOR_GROUP, type StreamProcessorDeps } from './runtime/create-stream-processor';
+import { SqliteReadModel, type ReadModel } from '@meterstream/read-model';
+import {
+  ALERT_CHANNELS,
+  AlertChannelsModule,
+  CHECKPOINT_STORE,
+  EMBEDDED_DATABASE,
+  MODEL_REGISTRY,
+  ModelRegistryModule,
+  READ_MODEL,
+  ReadModelModule,
+  STREAM_LOG,
+  StreamLogModule,
+  TIME_SERIES_SINK,
+  TimeSeriesModule,
+} from '@meterstream/service-modules';
+import { EmbeddedStreamLog, SqliteCheckpointStore, type PartitionCheckpointStore, type StreamLog } from '@meterstream/stream';
+import type { TimeSeriesSink } from '@meterstream/timeseries';
+import { createStreamProcessor, embeddedStreamProcessorOn, PROCESSOR_GROUP, type StreamProcessorDeps } from './runtime/create-stream-processor';
 import type { StreamProcessor } from './runtime/stream-processor';
 
-export const CONFIG = Symbol('CONFIG');
-export const PROCESSOR_RUNTIME = Symbol('PROCESSOR_RUNTIME');
+export const STREAM_PROCESSOR = Symbol('StreamProcessor');
+export const ALERT_DISPATCHER = Symbol('AlertDispatcher');
 
 /** How often the owned partitions are compared with the last ones logged. */
 const OWNERSHIP_CHECK_MS = 500;
@@ -20,7 +37,7 @@ const OWNERSHIP_CHECK_MS = 500;
  * so the deployment's topic/stream prefix is part of the name: two deployments (or test runs) on
  * one cluster never join each other's group or resume from each other's checkpoints.
  */
-export function processorGroup(config: Config): string {
+export function processorGroup(config: Pick<StreamConfig, 'STREAM_BACKEND' | 'KAFKA_TOPIC_PREFIX' | 'KINESIS_STREAM_PREFIX'>): string {
   switch (config.STREAM_BACKEND) {
     case 'kafka':
       return `${config.KAFKA_TOPIC_PREFIX}${PROCESSOR_GROUP}`;
@@ -32,110 +49,73 @@ export function processorGroup(config: Config): string {
 }
 
 /** Where the streams, checkpoints, read model and time series live, for the start-up line. */
-export function describeBackends(config: Config): string {
+export function describeBackends(stream: StreamConfig, readModel: ReadModelConfig, timeSeries: Pick<TimeSeriesConfig, 'TIMESERIES_BACKEND'>): string {
   const streams =
-    config.STREAM_BACKEND === 'kafka'
-      ? `Kafka ${config.KAFKA_BROKERS} (topics ${config.KAFKA_TOPIC_PREFIX}*, checkpoints in ${config.KAFKA_TOPIC_PREFIX}_checkpoints)`
-      : config.STREAM_BACKEND === 'kinesis'
-        ? `Kinesis ${config.KINESIS_ENDPOINT ?? config.AWS_REGION} (streams ${config.KINESIS_STREAM_PREFIX}*, shard share ${config.PROCESSOR_INSTANCE} of ${config.PROCESSOR_INSTANCES}, checkpoints in ${config.databaseFile})`
-        : `the embedded log ${config.databaseFile}`;
-  const readModel = config.READ_MODEL_BACKEND === 'elasticsearch' ? `Elasticsearch ${config.ELASTICSEARCH_URL} (indices ${config.ELASTICSEARCH_INDEX_PREFIX}*)` : `SQLite ${config.databaseFile}`;
-  return `streams on ${streams}; read model ${readModel}; time series ${config.TIMESERIES_BACKEND}`;
+    stream.STREAM_BACKEND === 'kafka'
+      ? `Kafka ${stream.KAFKA_BROKERS} (topics ${stream.KAFKA_TOPIC_PREFIX}*, checkpoints in ${stream.KAFKA_TOPIC_PREFIX}_checkpoints)`
+      : stream.STREAM_BACKEND === 'kinesis'
+        ? `Kinesis ${stream.KINESIS_ENDPOINT ?? stream.AWS_REGION} (streams ${stream.KINESIS_STREAM_PREFIX}*, shard share ${stream.PROCESSOR_INSTANCE} of ${stream.PROCESSOR_INSTANCES}, checkpoints in ${stream.databaseFile})`
+        : `the embedded log ${stream.databaseFile}`;
+  const model =
+    readModel.READ_MODEL_BACKEND === 'elasticsearch' ? `Elasticsearch ${readModel.ELASTICSEARCH_URL} (indices ${readModel.ELASTICSEARCH_INDEX_PREFIX}*)` : `SQLite ${readModel.databaseFile}`;
+  return `streams on ${streams}; read model ${model}; time series ${timeSeries.TIMESERIES_BACKEND}`;
 }
 
 /**
- * The processor with everything it talks to, built from configuration: on the embedded default
- * the SQLite log, read model and checkpoints of one database (one transaction per poll); on
- * Kafka/Kinesis the ports from createStreamLog, createCheckpointStore, createReadModel and
- * createTimeSeriesSink (flush, then checkpoint). The alert channels (ALERT_CHANNELS) are
- * projections of the alerts stream with their own loop and position per channel, so a failing
- * pager never holds up processing.
+ * The processor over the ports of its modules. On the embedded default they share one SQLite
+ * handle (EmbeddedDatabaseModule), so the commit of a poll — outputs, read model, checkpoints —
+ * is one transaction; on Kafka/Kinesis it flushes outputs and sinks, then checkpoints in the
+ * shared store.
  */
-export interface ProcessorRuntime {
-  processor: StreamProcessor;
-  dispatcher: AlertDispatcher;
-  group: string;
-  /** Releases every port; call after processor.stop() and dispatcher.stop(). */
-  close(): Promise<void>;
-}
-
-export async function openProcessorRuntime(config: Config): Promise<ProcessorRuntime> {
+function buildStreamProcessor(
+  config: ProcessorConfig,
+  stream: StreamConfig,
+  models: FileModelRegistry,
+  ports: { log: StreamLog; readModel: ReadModel; checkpoints: PartitionCheckpointStore; timeSeries: TimeSeriesSink | null; db: Database.Database | null | undefined },
+): StreamProcessor {
   const logger = new Logger('stream-processor');
-  const channelLogger = new Logger('alert-channels');
-  // Opened in order, closed in reverse: a port that fails to open closes the ones before it.
-  const opened: { name: string; close(): Promise<void> }[] = [];
-  const closeAll = async () => {
-    for (const resource of opened.reverse()) {
-      await resource.close().catch((err: unknown) => logger.warn(`closing the ${resource.name}: ${(err as Error).message}`));
-    }
-    opened.length = 0;
-  };
-  const open = <T extends { close(): Promise<void> }>(name: string, resource: T): T => {
-    opened.push({ name, close: () => resource.close() });
-    return resource;
-  };
   const deps: StreamProcessorDeps = {
-    models: new FileModelRegistry(config.modelDir),
-    onModelInstalled: (version) => logger.log(`installed voltage model version ${version} from ${config.modelDir}`),
+    models,
+    onModelInstalled: (version) => logger.log(`installed voltage model version ${version} from ${models.dir}`),
     onError: (err) => logger.error(err.message),
   };
-  try {
-    const group = processorGroup(config);
-    let processor: StreamProcessor;
-    let log: StreamLog;
-    if (config.STREAM_BACKEND === 'embedded') {
-      // Everything the processor writes is derived from the durable readings log and committed
-      // together with its checkpoint, so it needs no fsync per commit: after an OS crash the last
-      // commits are lost *together* and recomputed identically from the log. (WAL keeps the file
-      // consistent either way; ingest's appends stay synchronous=FULL.)
-      const db = openEmbeddedDatabase(config.databaseFile, { synchronous: 'normal' });
-      open('database', {
-        close: async () => {
-          db.close();
-        },
-      });
-      processor = createEmbeddedStreamProcessor(config, db, deps, { group });
-      log = new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
-    } else {
-      const checkpoints = open('checkpoint store', createCheckpointStore(config));
-      // Kinesis keeps consumer-group positions (the alert channels') in the same shared store.
-      log = open('stream log', createStreamLog(config, { positionStore: checkpoints }));
-      const readModel = open('read model', await createReadModel(config));
-      // Loaded here, not at the top: the time-series library pulls in the Timestream SDK, which the embedded path never needs.
-      const { createTimeSeriesSink } = await import('@meterstream/timeseries');
-      const timeSeries = open('time-series sink', createTimeSeriesSink(config));
-      processor = createStreamProcessor(config, { log, readModel, checkpoints, timeSeries }, deps, { group });
+  const group = processorGroup(stream);
+  const { db, log, readModel, checkpoints, timeSeries } = ports;
+  if (db) {
+    if (!(log instanceof EmbeddedStreamLog && readModel instanceof SqliteReadModel && checkpoints instanceof SqliteCheckpointStore)) {
+      throw new Error('the embedded processor needs its log, read model and checkpoints on the shared embedded database');
     }
-    const channels = createAlertChannels(config);
-    for (const channel of channels) open(`${channel.name} alert channel`, channel);
-    const dispatcher = new AlertDispatcher({ log, channels, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
-    return { processor, dispatcher, group, close: closeAll };
-  } catch (err) {
-    await closeAll();
-    throw err;
+    return embeddedStreamProcessorOn({ ...config, STREAM_PARTITIONS: stream.STREAM_PARTITIONS, LOG_RETENTION_HOURS: stream.LOG_RETENTION_HOURS }, { db, log, readModel, checkpoints }, deps, { group });
   }
+  return createStreamProcessor(config, { log, readModel, checkpoints, timeSeries: timeSeries ?? undefined }, deps, { group });
 }
 
 /**
  * Runs the processor and the alert dispatcher over the same log. Logs a rate line every ten
  * seconds, and one line whenever this instance's share of the partitions changes (a rebalance:
  * an instance joined, left or died).
+ *
+ * Stops in onModuleDestroy: NestJS destroys this module before the port modules it imports, so
+ * the processor checkpoints and the dispatcher finishes its deliveries before any port closes.
  */
 @Injectable()
-export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('stream-processor');
   private stopReporter: (() => void) | undefined;
   private ownershipTimer: NodeJS.Timeout | undefined;
   private ownedLogged: string | undefined;
 
   constructor(
-    @Inject(CONFIG) private readonly config: Config,
-    @Inject(PROCESSOR_RUNTIME) private readonly runtime: ProcessorRuntime,
+    @Inject(STREAM_PROCESSOR) private readonly processor: StreamProcessor,
+    @Inject(ALERT_DISPATCHER) private readonly dispatcher: AlertDispatcher,
+    @Inject(streamConfig.KEY) private readonly stream: StreamConfig,
+    @Inject(readModelConfig.KEY) private readonly readModel: ReadModelConfig,
+    @Inject(timeSeriesConfig.KEY) private readonly timeSeries: TimeSeriesConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { processor, dispatcher, group } = this.runtime;
-    this.logger.log(`${describeBackends(this.config)}; consumer group ${group}`);
+    const { processor, dispatcher } = this;
+    this.logger.log(`${describeBackends(this.stream, this.readModel, this.timeSeries)}; consumer group ${processorGroup(this.stream)}`);
     await processor.start();
     dispatcher.start();
     this.logger.log('processing readings and dead-letters');
@@ -155,8 +135,8 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    const { processor, dispatcher } = this.runtime;
+  async onModuleDestroy(): Promise<void> {
+    const { processor, dispatcher } = this;
     this.stopReporter?.();
     clearInterval(this.ownershipTimer);
     // Checkpoints every owned partition, then leaves the group: the others resume from there.
@@ -164,14 +144,13 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
       await processor.stop();
     } finally {
       await dispatcher.stop({ timeoutMs: 5_000 });
-      await this.runtime.close();
     }
     const { readings, aggregates, alerts, checkpoints } = processor.counters;
     this.logger.log(`stopped at a checkpoint after ${readings} readings (${aggregates} aggregates, ${alerts} alerts, ${checkpoints} checkpoints)`);
   }
 
   private logOwnership(): void {
-    const owned = this.runtime.processor.ownedPartitions();
+    const owned = this.processor.ownedPartitions();
     const text = owned.length === 0 ? 'owns no readings partition' : `owns readings partitions ${owned.join(', ')}`;
     if (text === this.ownedLogged) return;
     this.ownedLogged = text;
@@ -179,10 +158,38 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnApplicationShu
   }
 }
 
+/**
+ * The stream processor over its ports: the stream log (Kinesis group positions in the checkpoint
+ * store), the checkpoint store, the read model, the time-series sink, the alert channels and the
+ * model registry, each from its own module. The alert channels (ALERT_CHANNELS) are projections
+ * of the alerts stream with their own loop and position per channel, so a failing pager never
+ * holds up processing.
+ */
 @Module({
+  imports: [StreamLogModule.register({ positions: 'checkpoint-store' }), ReadModelModule, TimeSeriesModule, AlertChannelsModule, ModelRegistryModule],
   providers: [
-    { provide: CONFIG, useFactory: () => loadConfig() },
-    { provide: PROCESSOR_RUNTIME, useFactory: openProcessorRuntime, inject: [CONFIG] },
+    {
+      provide: STREAM_PROCESSOR,
+      useFactory: (
+        config: ProcessorConfig,
+        stream: StreamConfig,
+        models: FileModelRegistry,
+        log: StreamLog,
+        readModel: ReadModel,
+        checkpoints: PartitionCheckpointStore,
+        timeSeries: TimeSeriesSink | null,
+        db?: Database.Database | null,
+      ) => buildStreamProcessor(config, stream, models, { log, readModel, checkpoints, timeSeries, db }),
+      inject: [processorConfig.KEY, streamConfig.KEY, MODEL_REGISTRY, STREAM_LOG, READ_MODEL, CHECKPOINT_STORE, TIME_SERIES_SINK, { token: EMBEDDED_DATABASE, optional: true }],
+    },
+    {
+      provide: ALERT_DISPATCHER,
+      useFactory: (log: StreamLog, channels: AlertChannel[]) => {
+        const channelLogger = new Logger('alert-channels');
+        return new AlertDispatcher({ log, channels, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
+      },
+      inject: [STREAM_LOG, ALERT_CHANNELS],
+    },
     ProcessorRunner,
   ],
 })

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
-import type { Config } from '@meterstream/config';
+import type { ProcessorConfig, StreamConfig } from '@meterstream/config';
 import { createAlertRules, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
-import { EmbeddedTransactionCommit } from './commit/embedded-transaction-commit';
+import { EmbeddedTransactionCommit, type EmbeddedCommitPorts } from './commit/embedded-transaction-commit';
 import { FlushThenCheckpointCommit, type FlushThenCheckpointPorts } from './commit/flush-then-checkpoint';
 import { StreamProcessor, type StreamProcessorOptions } from './stream-processor';
 
@@ -11,6 +11,9 @@ const HOUR = 3_600_000;
 
 /** The consumer group (and checkpoint namespace) of the stream processor. */
 export const PROCESSOR_GROUP = 'stream-processor';
+
+/** The embedded processor also reads the log's partitions and retention (it prunes the log in its transaction). */
+export type EmbeddedProcessorConfig = ProcessorConfig & Pick<StreamConfig, 'STREAM_PARTITIONS' | 'LOG_RETENTION_HOURS'>;
 
 /** What the processor needs besides configuration and its ports. */
 export interface StreamProcessorDeps {
@@ -37,7 +40,7 @@ export const DEFAULT_TUNING: StreamProcessorTuning = {
 };
 
 /** The topology options from configuration. */
-export function topologyOptions(config: Config): ProcessorOptions {
+export function topologyOptions(config: ProcessorConfig): ProcessorOptions {
   return {
     windowSizeMs: config.WINDOW_SIZE_MS,
     hopMs: config.WINDOW_HOP_MS,
@@ -52,12 +55,12 @@ export function topologyOptions(config: Config): ProcessorOptions {
 }
 
 /** The configured alert rules (ALERT_RULES), fresh for every partition's topology. */
-export function alertRules(config: Config): () => AlertRule[] {
+export function alertRules(config: ProcessorConfig): () => AlertRule[] {
   const resolved = resolveProcessorOptions(topologyOptions(config));
   return () => createAlertRules(resolved, config.ALERT_RULES);
 }
 
-function options(config: Config, deps: StreamProcessorDeps, tuning: Partial<StreamProcessorTuning>): StreamProcessorOptions {
+function options(config: ProcessorConfig, deps: StreamProcessorDeps, tuning: Partial<StreamProcessorTuning>): StreamProcessorOptions {
   const { now, onError, models, onModelInstalled } = deps;
   return {
     ...DEFAULT_TUNING,
@@ -76,15 +79,25 @@ function options(config: Config, deps: StreamProcessorDeps, tuning: Partial<Stre
  * The processor on the embedded database: it reads the log through the stream port, like on
  * any engine, and commits each poll's outputs, read model and checkpoints in one transaction.
  */
-export function createEmbeddedStreamProcessor(config: Config, db: Database.Database, deps: StreamProcessorDeps = {}, tuning: Partial<StreamProcessorTuning> = {}): StreamProcessor {
-  refuseSingleCheckpointLayout(db);
+export function createEmbeddedStreamProcessor(config: EmbeddedProcessorConfig, db: Database.Database, deps: StreamProcessorDeps = {}, tuning: Partial<StreamProcessorTuning> = {}): StreamProcessor {
   const log = new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
   const readModel = new SqliteReadModel(db);
-  readModel.migrate();
   const checkpoints = new SqliteCheckpointStore(db);
+  return embeddedStreamProcessorOn(config, { db, log, readModel, checkpoints }, deps, tuning);
+}
+
+/** As createEmbeddedStreamProcessor, on ports already built on the one handle `db` (the service's providers). */
+export function embeddedStreamProcessorOn(
+  config: EmbeddedProcessorConfig,
+  ports: EmbeddedCommitPorts,
+  deps: StreamProcessorDeps = {},
+  tuning: Partial<StreamProcessorTuning> = {},
+): StreamProcessor {
+  refuseSingleCheckpointLayout(ports.db);
+  ports.readModel.migrate();
   const settings = options(config, deps, tuning);
-  const commit = new EmbeddedTransactionCommit({ db, log, readModel, checkpoints }, settings.group, config.LOG_RETENTION_HOURS * HOUR);
-  return new StreamProcessor({ log, checkpoints, commit }, settings);
+  const commit = new EmbeddedTransactionCommit(ports, settings.group, config.LOG_RETENTION_HOURS * HOUR);
+  return new StreamProcessor({ log: ports.log, checkpoints: ports.checkpoints, commit }, settings);
 }
 
 /** The table where meterstream before the one runtime kept one checkpoint for every partition. */
@@ -111,7 +124,7 @@ function refuseSingleCheckpointLayout(db: Database.Database): void {
  * Call start() to join the group and process, stop() to checkpoint and leave; the caller closes
  * the ports afterwards.
  */
-export function createStreamProcessor(config: Config, ports: FlushThenCheckpointPorts, deps: StreamProcessorDeps = {}, tuning: Partial<StreamProcessorTuning> = {}): StreamProcessor {
+export function createStreamProcessor(config: ProcessorConfig, ports: FlushThenCheckpointPorts, deps: StreamProcessorDeps = {}, tuning: Partial<StreamProcessorTuning> = {}): StreamProcessor {
   const settings = options(config, deps, tuning);
   const report = (err: unknown, context: string) => {
     const error = err instanceof Error ? err : new Error(String(err));
