@@ -1,29 +1,33 @@
-import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { loadConfig, type Config } from '@meterstream/config';
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { IngestConfig, MqttConfig, StreamConfig } from '@meterstream/config';
+import { ingestConfig, mqttConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
 import { DurableSubscriber } from '@meterstream/mqtt';
 import { startRateReporter } from '@meterstream/observability';
-import { createStreamLog, type StreamLog } from '@meterstream/stream';
+import { STREAM_LOG, StreamLogModule } from '@meterstream/service-modules';
+import type { StreamLog } from '@meterstream/stream';
 import { createIngest, Ingest } from '@meterstream/ingest';
 
-export const CONFIG = Symbol('CONFIG');
 /**
  * Everything under line/, not only line/+/SmartMeterData: a message on a malformed topic
  * (line//SmartMeterData, line/a/b/SmartMeterData) becomes a dead letter with the reason instead
  * of being acknowledged by the broker and dropped for want of a subscriber.
  */
 export const INGEST_TOPIC_FILTER = 'line/#';
-export const STREAM_LOG = Symbol('STREAM_LOG');
 
-/** Wires the MQTT subscription to the bridge logic and owns their lifecycle. */
+/**
+ * Wires the MQTT subscription to the bridge logic and owns the subscription's lifecycle. Stops in
+ * onModuleDestroy: NestJS destroys this module before the StreamLogModule it imports, so the
+ * batch in progress becomes durable and is acknowledged before the log closes.
+ */
 @Injectable()
-export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('ingest-bridge');
   private subscriber: DurableSubscriber | undefined;
   private stopReporter: (() => void) | undefined;
 
   constructor(
-    @Inject(CONFIG) private readonly config: Config,
-    @Inject(STREAM_LOG) private readonly log: StreamLog,
+    @Inject(mqttConfig.KEY) private readonly config: MqttConfig,
+    @Inject(streamConfig.KEY) private readonly stream: StreamConfig,
     private readonly bridge: Ingest,
   ) {}
 
@@ -46,7 +50,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
       this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${INGEST_TOPIC_FILTER}`),
     );
     this.subscriber = subscriber;
-    this.logger.log(`appending to ${describeStreamLog(this.config)}`);
+    this.logger.log(`appending to ${describeStreamLog(this.stream)}`);
     await subscriber.start();
     this.stopReporter = startRateReporter(
       'ingest',
@@ -57,17 +61,16 @@ export class BridgeRunner implements OnApplicationBootstrap, OnApplicationShutdo
     );
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     this.stopReporter?.();
     // Let the batch in progress become durable and be acknowledged before the log closes.
     await this.subscriber?.stop();
-    await this.log.close();
     this.logger.log(`stopped after ${this.bridge.counters.readings} readings and ${this.bridge.counters.deadLetters} dead letters`);
   }
 }
 
 /** Where the bridge's appends go (STREAM_BACKEND), for the start-up line. */
-function describeStreamLog(config: Config): string {
+function describeStreamLog(config: StreamConfig): string {
   switch (config.STREAM_BACKEND) {
     case 'embedded':
       return `the embedded log ${config.databaseFile}`;
@@ -78,17 +81,20 @@ function describeStreamLog(config: Config): string {
   }
 }
 
+/** The ingest over the stream log: the contract's bounds from the `ingest` namespace. */
 @Module({
+  imports: [StreamLogModule.register()],
   providers: [
-    { provide: CONFIG, useFactory: () => loadConfig() },
-    // STREAM_BACKEND: the embedded log, Kafka or Kinesis; the bridge only appends, through the async port.
-    { provide: STREAM_LOG, useFactory: (config: Config) => createStreamLog(config), inject: [CONFIG] },
-    {
-      provide: Ingest,
-      useFactory: (log: StreamLog, config: Config) => createIngest(log, config),
-      inject: [STREAM_LOG, CONFIG],
-    },
+    { provide: Ingest, useFactory: (log: StreamLog, config: IngestConfig) => createIngest(log, config), inject: [STREAM_LOG, ingestConfig.KEY] },
     BridgeRunner,
   ],
 })
 export class BridgeModule {}
+
+/**
+ * The ingest-bridge service: its configuration namespaces (read and validated once, global) and
+ * the bridge. STREAM_BACKEND picks the log (embedded, Kafka or Kinesis); the bridge only
+ * appends, through the async port.
+ */
+@Module({ imports: [serviceConfigModule([mqttConfig, ingestConfig, streamConfig]), BridgeModule] })
+export class BridgeAppModule {}

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { exitWithParent, ServiceLogger } from '@meterstream/observability';
-import { BridgeModule } from './bridge.module';
+import { BridgeAppModule } from './bridge.module';
 
 /** The ingest bridge: MQTT line/+/SmartMeterData → stream "readings" (and "dead-letters"). */
 async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(BridgeModule, { logger: new ServiceLogger('ingest-bridge') });
+  // abortOnError: a bad setting or an unreachable engine at start-up must reach main's catch (a message, exit 1), not abort the process.
+  const app = await NestFactory.createApplicationContext(BridgeAppModule, { logger: new ServiceLogger('ingest-bridge'), abortOnError: false });
   app.enableShutdownHooks();
   exitWithParent();
 }
