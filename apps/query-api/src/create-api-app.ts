@@ -1,50 +1,59 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { isLoopback, type Config } from '@meterstream/config';
+import type { ApiConfig } from '@meterstream/config';
 import { ServiceLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
 import type { AlertEventSink } from './alerts/alert-events';
-import { AppModule } from './app.module';
+import { AppModule, QueryApiModule } from './app.module';
+import { assertNotExposed } from './auth/exposure';
 import { installJsonBodyParsing } from './common/json-body';
 import type { Clock } from './common/tokens';
 import { setupOpenApi } from './openapi';
+
+export { InsecureExposureError } from './auth/exposure';
 
 export interface ApiAppOptions {
   readModel: ReadModel;
   /** Where acknowledgements are appended (the alerts stream). */
   alertEvents: AlertEventSink;
-  /** Uses HOST (for the exposure check) and API_TOKEN. */
-  config: Config;
+  /** The `api` namespace: HOST (for the exposure check), API_TOKEN, the dashboard's band. A flat Config will do. */
+  config: ApiConfig;
   /** `false` silences NestJS's own logging (tests). */
   logger?: false;
   /** Epoch-ms clock for the default time ranges; Date.now by default. */
   clock?: Clock;
 }
 
-export class InsecureExposureError extends Error {}
-
 /**
- * Builds the query API, initialised but NOT listening: the caller (main.ts, the launcher, a test)
- * calls `listen` or hands `getHttpServer()` to supertest, and closes it. The read model stays the
- * caller's to close.
+ * Builds the query API over ports the caller hands in (tests, tools), initialised but NOT
+ * listening: the caller calls `listen` or hands `getHttpServer()` to supertest, and closes it.
+ * The read model stays the caller's to close.
  *
  * Refuses (rejects) to build an API that would answer anyone on the network: a non-loopback
  * HOST needs an API_TOKEN.
  */
 export async function createApiApp(options: ApiAppOptions): Promise<INestApplication> {
-  const { config } = options;
-  if (!isLoopback(config.HOST) && config.API_TOKEN === undefined) {
-    throw new InsecureExposureError(
-      `refusing to serve the query API on ${config.HOST} without authentication: set API_TOKEN to a long random secret ` +
-        `(e.g. API_TOKEN=$(openssl rand -hex 32)) so clients must send "Authorization: Bearer <token>", or listen on HOST=127.0.0.1`,
-    );
-  }
+  // Checked before anything is built (the module checks again; this keeps Nest from logging it).
+  assertNotExposed(options.config);
+  const module = AppModule.forRoot({ readModel: options.readModel, alertEvents: options.alertEvents, config: options.config, clock: options.clock ?? Date.now });
+  return initialise(module, options.logger);
+}
+
+/**
+ * The query-api service (main.ts): configuration from the environment, the read model and the
+ * stream log from their modules (closed by app.close()). Initialised, not listening.
+ */
+export function createApiService(): Promise<INestApplication> {
+  return initialise(QueryApiModule);
+}
+
+async function initialise(module: Parameters<typeof NestFactory.create>[0], logger?: false): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ readModel: options.readModel, alertEvents: options.alertEvents, config, clock: options.clock ?? Date.now }),
+    module,
     // abortOnError: a failure while building must reach the caller, not end the process.
     // bodyParser: false: installJsonBodyParsing replaces Nest's parsers (limits, depth, errors).
-    { logger: options.logger === false ? false : new ServiceLogger('query-api'), abortOnError: false, bodyParser: false },
+    { logger: logger === false ? false : new ServiceLogger('query-api'), abortOnError: false, bodyParser: false },
   );
   app.disable('x-powered-by');
   installJsonBodyParsing(app);

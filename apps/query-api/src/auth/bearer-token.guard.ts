@@ -2,13 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Config } from '@meterstream/config';
-import { API_CONFIG } from '../common/tokens';
+import type { ApiConfig } from '@meterstream/config';
+import { apiConfig } from '@meterstream/config/nest';
 import { IS_PUBLIC } from './public.decorator';
 
 /**
  * When API_TOKEN is set, every route not marked @Public() needs `Authorization: Bearer <token>`.
- * Without API_TOKEN the guard lets everything through: createApiApp only allows that on a
+ * Without API_TOKEN the guard lets everything through: the API only allows that on a
  * loopback address.
  */
 @Injectable()
@@ -17,7 +17,7 @@ export class BearerTokenGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(API_CONFIG) config: Pick<Config, 'API_TOKEN'>,
+    @Inject(apiConfig.KEY) config: Pick<ApiConfig, 'API_TOKEN'>,
   ) {
     this.expectedDigest = config.API_TOKEN === undefined ? null : digest(config.API_TOKEN);
   }

@@ -1,6 +1,9 @@
-/** Dependency-injection tokens for what the launcher hands the API. */
-export const READ_MODEL = Symbol('ReadModel');
-export const API_CONFIG = Symbol('ApiConfig');
+/**
+ * Dependency-injection tokens of the API. The read model is the port's own token (its module
+ * builds it in the service; tests hand one in); the configuration is the `api` namespace
+ * (apiConfig.KEY from @meterstream/config/nest).
+ */
+export { READ_MODEL } from '@meterstream/service-modules';
 /** `() => epoch ms`: the default time ranges end "now", and tests pin it. */
 export const CLOCK = Symbol('Clock');
 /** Where operator-caused alert events go (AlertEventSink: the alerts stream). */

@@ -1,8 +1,8 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Config } from '@meterstream/config';
+import type { ApiConfig } from '@meterstream/config';
+import { apiConfig } from '@meterstream/config/nest';
 import { Public } from '../auth/public.decorator';
-import { API_CONFIG } from '../common/tokens';
 import { renderDashboardPage } from './assets/dashboard-page';
 import { DASHBOARD_SCRIPT } from './assets/dashboard-script';
 import { chartLibrarySource } from './chart-library';
@@ -37,7 +37,7 @@ const JAVASCRIPT = 'text/javascript; charset=utf-8';
 export class DashboardController {
   private readonly html: string;
 
-  constructor(@Inject(API_CONFIG) config: Pick<Config, 'VOLTAGE_LOW' | 'VOLTAGE_HIGH'>) {
+  constructor(@Inject(apiConfig.KEY) config: Pick<ApiConfig, 'VOLTAGE_LOW' | 'VOLTAGE_HIGH'>) {
     this.html = renderDashboardPage({ voltageLow: config.VOLTAGE_LOW, voltageHigh: config.VOLTAGE_HIGH });
   }
 
