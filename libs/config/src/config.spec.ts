@@ -32,6 +32,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ VOLTAGE_LOW: '130' })).toThrow('VOLTAGE_LOW: VOLTAGE_LOW must be below VOLTAGE_HIGH');
     expect(() => loadConfig({ WINDOW_SIZE_MS: '60000', WINDOW_HOP_MS: '25000' })).toThrow('WINDOW_HOP_MS must divide WINDOW_SIZE_MS');
   });
+
+  it('reads per-line timing as JSON and names what is wrong with it', () => {
+    expect(loadConfig({}).LINE_TIMING).toEqual([]);
+    const rules = [{ match: 'HE1-*', outOfOrdernessMs: 900_000, idleTimeoutMs: 1_200_000 }];
+    expect(loadConfig({ LINE_TIMING: JSON.stringify(rules) }).LINE_TIMING).toEqual(rules);
+    expect(() => loadConfig({ LINE_TIMING: '{"match":' })).toThrow(/LINE_TIMING: must be a JSON array like/);
+    expect(() => loadConfig({ LINE_TIMING: '[{"match":"L1","outOfOrdernesMs":5}]' })).toThrow(/LINE_TIMING: .*outOfOrdernesMs/);
+    expect(() => loadConfig({ LINE_TIMING: '[{"match":"HE*-L1"}]' })).toThrow(/LINE_TIMING: .*0\.match: must be a line id, or a prefix followed by one \* at the end/);
+    expect(loadConfig({ LINE_TIMING: '[{"match":"*"},{"match":"HE1-*"}]' }).LINE_TIMING).toEqual([{ match: '*' }, { match: 'HE1-*' }]);
+    expect(() => loadConfig({ EARLIEST_EVENT_TIME: 'yesterday' })).toThrow(/EARLIEST_EVENT_TIME: must be an ISO-8601 date-time/);
+  });
 });
 
 describe('isLoopback', () => {

@@ -12,6 +12,21 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+const lineTimingRules = z.array(
+  z
+    .object({
+      // As the core checks it (resolveProcessorOptions), so a bad rule stops the start-up naming LINE_TIMING.
+      match: z
+        .string()
+        .min(1)
+        .refine((m) => m.indexOf('*') === (m.endsWith('*') ? m.length - 1 : -1), 'must be a line id, or a prefix followed by one * at the end'),
+      outOfOrdernessMs: z.number().int().min(0).optional(),
+      allowedLatenessMs: z.number().int().min(0).optional(),
+      idleTimeoutMs: z.number().int().min(1).optional(),
+    })
+    .strict(),
+);
+
 /** Every variable, once: the namespaces (namespaces.ts) pick theirs from here, so a key means the same everywhere. */
 export const variables = z.object({
   DATA_DIR: z.string().default('./data'),
@@ -59,6 +74,30 @@ export const variables = z.object({
   OUT_OF_ORDERNESS_MS: int(10_000),
   ALLOWED_LATENESS_MS: int(0),
   IDLE_TIMEOUT_MS: int(30_000, 1),
+  /**
+   * Per-line timing, JSON: [{"match":"HE1-*","outOfOrdernessMs":900000,"idleTimeoutMs":1200000}]
+   * — an exact line id or a prefix with `*`; the first match wins (README: AMI head-ends).
+   */
+  LINE_TIMING: z
+    .string()
+    .default('[]')
+    .transform((text, ctx) => {
+      const example = '[{"match":"HE1-*","outOfOrdernessMs":900000,"idleTimeoutMs":1200000}]';
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON array like ${example}: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+      const rules = lineTimingRules.safeParse(json);
+      if (rules.success) return rules.data;
+      const problems = rules.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`).join('; ');
+      ctx.addIssue({ code: 'custom', message: `must be a JSON array like ${example}: ${problems}` });
+      return z.NEVER;
+    }),
+  /** A reading this far ahead of its line's other meters (beyond the line's out-of-orderness) is dead-lettered: "clock ahead of its line". */
+  CLOCK_AHEAD_LIMIT_MS: int(15 * 60_000, 1),
   VOLTAGE_LOW: num(114),
   VOLTAGE_HIGH: num(126),
   ALERT_CLEAR_WINDOWS: int(2, 1),

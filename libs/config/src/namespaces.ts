@@ -102,6 +102,8 @@ export const processorNamespace = namespace('processor', [
   'OUT_OF_ORDERNESS_MS',
   'ALLOWED_LATENESS_MS',
   'IDLE_TIMEOUT_MS',
+  'LINE_TIMING',
+  'CLOCK_AHEAD_LIMIT_MS',
   'VOLTAGE_LOW',
   'VOLTAGE_HIGH',
   'ALERT_CLEAR_WINDOWS',

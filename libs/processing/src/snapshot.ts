@@ -1,19 +1,24 @@
+import type { LineClockSnapshot } from './line-clock';
 import type { LineWindowSnapshot } from './windows/line-window';
-import type { PartitionWatermarkSnapshot } from './watermarks';
 
 /**
- * 3: rules keep per-reading state (the voltage model, meter health). 2: windows keep their
- * voltages (percentiles) and kWh register spans (energy).
+ * 4: watermarks per line (each line's meters' clocks) and ingest clocks per partition, instead
+ * of watermarks per partition and processing time. 3: rules keep per-reading state (the voltage model, meter
+ * health). 2: windows keep their voltages (percentiles) and kWh register spans (energy).
  */
-export const PROCESSOR_SNAPSHOT_VERSION = 3;
+export const PROCESSOR_SNAPSHOT_VERSION = 4;
 
-/** Per-line counters that outlive windows. */
+/** Per-line state that outlives windows: counters and the line's clock. */
 export interface LineSnapshot {
   lineId: string;
-  /** Meters seen on the line, in first-seen order. */
+  /** The partition the line's latest reading came from. */
+  partition: string;
+  /** Meters seen on the line (readings not rejected), in first-seen order. */
   meters: string[];
   lateCount: number;
   duplicateCount: number;
+  rejectedCount: number;
+  clock: LineClockSnapshot;
 }
 
 /**
@@ -25,9 +30,11 @@ export interface ProcessorSnapshot {
   version: typeof PROCESSOR_SNAPSHOT_VERSION;
   /** The window shape the state was built with; restoring under another shape is refused. */
   windows: { sizeMs: number; hopMs: number; perMeter: boolean };
-  /** Highest processing time seen (processing time is made monotonic); null before any call. */
-  processingTimeMs: number | null;
-  partitions: PartitionWatermarkSnapshot[];
+  /**
+   * Each partition's ingest clock: the highest ingestTime read from it (or handed to
+   * advanceProcessingTime), and its value at the last check for idle lines.
+   */
+  ingestClocks: Array<{ partition: string; ingestClockMs: number; idleCheckedAtMs: number }>;
   lines: LineSnapshot[];
   openWindows: LineWindowSnapshot[];
   /** Each rule's own state, by rule name. */

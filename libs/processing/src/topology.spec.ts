@@ -2,7 +2,12 @@ import { aggregateId } from '@meterstream/contracts';
 import { baseOptions, MINUTE, reading, T0 } from './testing/fixtures';
 import { StreamTopology } from './topology';
 
-/** Feeds readings on one partition with processing time = index, returns the taken output. */
+/** One reading from each of `devices` at t: moves the line's clock (the lower median of its meters' newest readings) to t. */
+function closers(t: number, devices: string[]) {
+  return devices.map((device) => reading({ device, t, v: 120 }));
+}
+
+/** Feeds readings on one partition, returns the taken output. */
 function run(topology: StreamTopology, readings: ReturnType<typeof reading>[], partition = 'p0') {
   readings.forEach((r, i) => topology.process(partition, r, i));
   return topology.takeOutput();
@@ -15,7 +20,8 @@ describe('StreamTopology windows', () => {
       reading({ device: 'm-1', t: T0 + 1_000, v: 118, current: 8, kw: 1, kwh: 500.25, ingest: T0 + 1_100 }),
       reading({ device: 'm-2', t: T0 + 2_000, v: 120, kw: 2, kwh: 80, ingest: T0 + 9_000 }),
       reading({ device: 'm-1', t: T0 + 30_000, v: 122, current: 10, kwh: 500.75, ingest: T0 + 30_500 }),
-      reading({ device: 'm-1', t: T0 + 65_000, v: 121 }), // watermark T0 + 60 s: fires [T0, T0 + 60 s)
+      // Both meters' clocks pass T0 + 65 s: the line's watermark (lower median − 5 s) is T0 + 60 s and fires [T0, T0 + 60 s).
+      ...closers(T0 + 65_000, ['m-1', 'm-2']),
     ]);
     expect(out.late).toEqual([]);
     expect(out.alerts).toEqual([]);
@@ -61,9 +67,9 @@ describe('StreamTopology windows', () => {
     // 40 values 100..139 from four meters; p5 = rank ceil(2) = 101, p95 = rank ceil(38) = 137.
     const values = Array.from({ length: 40 }, (_, i) => 100 + i);
     const readings = values.map((v, i) => reading({ device: `m-${i % 4}`, t: T0 + 1_000 * (i + 1), v }));
-    const closer = reading({ t: T0 + 70_000, v: 120 });
-    const inOrder = run(new StreamTopology(baseOptions), [...readings, closer]);
-    const shuffled = run(new StreamTopology({ ...baseOptions, outOfOrdernessMs: 60_000 }), [...readings].reverse().concat(reading({ t: T0 + 130_000, v: 120 })));
+    const meters = ['m-0', 'm-1', 'm-2', 'm-3'];
+    const inOrder = run(new StreamTopology(baseOptions), [...readings, ...closers(T0 + 70_000, meters)]);
+    const shuffled = run(new StreamTopology({ ...baseOptions, outOfOrdernessMs: 60_000 }), [...readings].reverse().concat(closers(T0 + 130_000, meters)));
     expect(inOrder.aggregates[0].body.voltage).toMatchObject({ p5: 101, p95: 137 });
     expect(shuffled.aggregates[0].body.voltage).toEqual(inOrder.aggregates[0].body.voltage);
   });
@@ -76,7 +82,7 @@ describe('StreamTopology windows', () => {
       reading({ device: 'm-2', t: T0 + 10_000, v: 120, kwh: 52_000 }),
       reading({ device: 'm-2', t: T0 + 50_000, v: 120, kwh: 0.25 }), // meter replaced: 0, not −51 999.75
       reading({ device: 'm-3', t: T0 + 20_000, v: 120 }), // no register
-      reading({ device: 'm-1', t: T0 + 70_000, v: 120 }),
+      ...closers(T0 + 70_000, ['m-1', 'm-2', 'm-3']),
     ]);
     expect(out.aggregates.map((a) => [a.deviceId, a.body.energyKwh])).toEqual([
       [null, 0.5],
@@ -93,7 +99,7 @@ describe('StreamTopology windows', () => {
       reading({ t: T0 + 10_000, v: 110 }),
       reading({ t: T0 + 30_000, v: 120 }),
       reading({ t: T0 + 50_000, v: 130 }),
-      reading({ line: 'L02', t: T0 + 105_000, v: 120 }), // same partition: watermark T0 + 100 s
+      reading({ t: T0 + 105_000, v: 120 }), // watermark T0 + 100 s
     ]);
     expect(out.aggregates.map((a) => [a.lineId, a.body.windowStart - T0, a.body.windowEnd - T0, a.body.count, a.body.voltage.mean])).toEqual([
       ['L01', -40_000, 20_000, 1, 110],
@@ -111,7 +117,7 @@ describe('StreamTopology windows', () => {
       reading({ device: 'm-2', t: T0 + 1_000, v: 119 }),
       reading({ device: 'm-1', t: T0 + 2_000, v: 121, current: 4 }),
       reading({ device: 'm-2', t: T0 + 3_000, v: 123 }),
-      reading({ device: 'm-2', t: T0 + 70_000, v: 120 }),
+      ...closers(T0 + 70_000, ['m-2', 'm-1']),
     ]);
     expect(out.aggregates.map((a) => [a.id, a.deviceId, a.body.deviceId, a.body.count, a.body.meters, a.body.voltage.mean])).toEqual([
       [aggregateId('L01', T0, MINUTE), null, undefined, 3, 2, 121],
@@ -153,14 +159,14 @@ describe('StreamTopology windows', () => {
 
   it('judges an event as late if it would fire immediately given the current watermark', () => {
     const topology = new StreamTopology(baseOptions);
-    // Only a line on the partition whose window does not cover T0: the T0 window was never opened.
-    topology.process('p0', reading({ line: 'L02', t: T0 + 3 * MINUTE, v: 120 }), 0);
-    const stale = reading({ t: T0 + 1_000, v: 120 });
+    // Only a reading of another meter whose window does not cover T0: the T0 window was never opened.
+    topology.process('p0', reading({ device: 'm-2', t: T0 + 3 * MINUTE, v: 120 }), 0);
+    const stale = reading({ t: T0 + 1_000, v: 120, ingest: T0 + 3 * MINUTE + 600 });
     topology.process('p0', stale, 1);
     const out = topology.takeOutput();
     expect(out.late).toEqual([stale]);
     expect(out.aggregates).toEqual([]);
-    expect(topology.stats().lateCounts).toEqual({ L01: 1, L02: 0 });
+    expect(topology.stats().lateCounts).toEqual({ L01: 1 });
   });
 
   it('merges late-but-within-lateness events into a window that has not fired yet', () => {
@@ -169,7 +175,7 @@ describe('StreamTopology windows', () => {
       reading({ t: T0 + 1_000, v: 120 }),
       reading({ t: T0 + 70_000, v: 120 }), // watermark T0 + 65 s, past the end but within lateness
       reading({ device: 'm-2', t: T0 + 50_000, v: 110 }),
-      reading({ t: T0 + 80_000, v: 120 }), // fires
+      ...closers(T0 + 80_000, ['m-1', 'm-2']), // watermark T0 + 75 s: fires
     ]);
     expect(out.late).toEqual([]);
     expect(out.aggregates[0].body).toMatchObject({ count: 2, meters: 2, voltage: { min: 110 } });
@@ -189,7 +195,7 @@ describe('StreamTopology windows', () => {
   it('recognises a duplicate across hopping windows exactly once', () => {
     const topology = new StreamTopology({ ...baseOptions, hopMs: 20_000 });
     const original = reading({ t: T0 + 45_000, v: 118 });
-    const out = run(topology, [original, original, reading({ line: 'L02', t: T0 + 200_000, v: 120 })]);
+    const out = run(topology, [original, original, reading({ t: T0 + 200_000, v: 120 })]);
     expect(out.aggregates.map((a) => a.body.count)).toEqual([1, 1, 1]);
     expect(topology.stats().duplicateCounts.L01).toBe(1);
   });
@@ -210,57 +216,84 @@ describe('StreamTopology windows', () => {
       reading({ line: 'L01', t: T0 + 2_000, v: 120 }),
       reading({ line: 'L02', t: T0 + 3_000, v: 120 }),
       reading({ line: 'L09', t: T0 + 62_000, v: 120 }),
+      // Its ingest time makes the other lines idle: their windows fire together, at this reading.
       reading({ line: 'L03', t: T0 + 200_000, v: 120 }),
     ]);
     expect(out.aggregates.map((a) => `${a.lineId}@${(a.body.windowStart - T0) / MINUTE}`)).toEqual(['L01@0', 'L02@0', 'L09@0', 'L02@1', 'L09@1']);
   });
 
-  it('fires windows of a line only by the watermark of its own partition', () => {
+  it('fires windows of a line only by its own watermark, also when lines share a partition', () => {
     const topology = new StreamTopology(baseOptions);
-    topology.process('p0', reading({ line: 'L01', t: T0 + 1_000, v: 120 }), 0);
-    topology.process('p1', reading({ line: 'L02', t: T0 + 10 * MINUTE, v: 120 }), 1);
+    // L01's collector delivers 10 minutes late, L02's live: same partition, same ingest time.
+    topology.process('p0', reading({ line: 'L01', t: T0 + 1_000, v: 120, ingest: T0 + 10 * MINUTE }), 0);
+    topology.process('p0', reading({ line: 'L02', t: T0 + 10 * MINUTE, v: 120 }), 1);
     expect(topology.takeOutput().aggregates).toEqual([]);
-    expect(topology.stats().watermarks).toEqual({ p0: T0 + 1_000 - 5_000, p1: T0 + 10 * MINUTE - 5_000 });
+    expect(topology.stats().watermarks).toEqual({ L01: T0 + 1_000 - 5_000, L02: T0 + 10 * MINUTE - 5_000 });
   });
 });
 
-describe('StreamTopology idle partitions', () => {
-  it('fires an idle partition’s windows once processing time has carried its watermark past them', () => {
+describe('StreamTopology idle lines (on the ingest clock)', () => {
+  it('fires an idle line’s windows once the ingest clock has carried its watermark past them', () => {
     const topology = new StreamTopology(baseOptions); // idle timeout 30 s, out-of-orderness 5 s
-    topology.process('p0', reading({ t: T0 + 10_000, v: 120 }), 1_000); // watermark T0 + 5 s
-    // The window end T0 + 60 s needs 55 s of idle advance: now >= 1 000 + 30 000 + 55 000.
-    topology.advanceProcessingTime(31_000);
-    topology.advanceProcessingTime(85_999);
+    topology.process('p0', reading({ t: T0 + 10_000, v: 120, ingest: T0 + 11_000 }), 0); // watermark T0 + 5 s
+    // The window end T0 + 60 s needs 55 s of idle advance: ingest clock >= T0 + 11 s + 30 s + 55 s.
+    topology.advanceProcessingTime(T0 + 41_000);
+    topology.advanceProcessingTime(T0 + 95_999);
     expect(topology.takeOutput().aggregates).toEqual([]);
-    expect(topology.stats().watermarks.p0).toBe(T0 + 59_999);
-    topology.advanceProcessingTime(86_000);
+    expect(topology.stats().watermarks.L01).toBe(T0 + 59_999);
+    expect(topology.stats().lineClocks.L01.idle).toBe(true);
+    topology.advanceProcessingTime(T0 + 96_000);
     const out = topology.takeOutput();
     expect(out.aggregates.map((a) => a.body.windowStart)).toEqual([T0]);
-    expect(out.aggregates[0].ingestTime).toBe(T0 + 10_500); // from the input, not from processing time
+    expect(out.aggregates[0].ingestTime).toBe(T0 + 11_000); // from the input, not from the runtime's clock
   });
 
-  it('does not advance a partition that keeps receiving events, and fires across partitions in (end, line) order', () => {
+  it('moves a partition’s ingest clock by its other lines’ readings too: the same firing without any advanceProcessingTime', () => {
     const topology = new StreamTopology(baseOptions);
-    topology.process('p0', reading({ line: 'L05', t: T0 + 70_000, v: 120 }), 0);
-    topology.process('p1', reading({ line: 'L01', t: T0 + 10_000, v: 120 }), 0);
-    topology.process('p2', reading({ line: 'L03', t: T0 + 10_000, v: 120 }), 0);
-    for (let now = 10_000; now <= 200_000; now += 10_000) {
-      topology.process('p2', reading({ line: 'L03', device: `m-${now}`, t: T0 + 11_000, v: 120 }), now);
-      topology.advanceProcessingTime(now);
+    topology.process('p0', reading({ t: T0 + 10_000, v: 120, ingest: T0 + 11_000 }), 0);
+    topology.process('p0', reading({ line: 'L02', t: T0 + 95_000, v: 120, ingest: T0 + 95_999 }), 0);
+    expect(topology.takeOutput().aggregates).toEqual([]);
+    // A second on (idle lines are looked at once the clock moved 1 s): L01 idle for 56 s past its timeout.
+    topology.process('p0', reading({ line: 'L02', t: T0 + 96_000, v: 120, ingest: T0 + 97_000 }), 0);
+    expect(topology.takeOutput().aggregates.map((a) => [a.lineId, a.body.windowStart])).toEqual([['L01', T0]]);
+  });
+
+  it('does not let one partition’s ingest clock make another partition’s lines idle (a runtime reading one backlog ahead of another)', () => {
+    // After a restart, one batch may hold minutes of p1's backlog before any of p0's.
+    const topology = new StreamTopology(baseOptions);
+    topology.process('p0', reading({ t: T0 + 10_000, v: 120, ingest: T0 + 11_000 }), 0);
+    for (let dt = 0; dt < 10 * MINUTE; dt += 10_000) topology.process('p1', reading({ line: 'L02', t: T0 + dt, v: 120 }), 0);
+    expect(topology.stats().watermarks.L01).toBe(T0 + 5_000);
+    // p0's backlog: nothing late, although p1's clock is 10 minutes on.
+    for (let dt = 20_000; dt < 10 * MINUTE; dt += 10_000) topology.process('p0', reading({ t: T0 + dt, v: 120 }), 0);
+    expect(topology.takeOutput().late).toEqual([]);
+    expect(topology.stats().ingestClocks).toEqual({ p0: T0 + 10 * MINUTE - 10_000 + 500, p1: T0 + 10 * MINUTE - 10_000 + 500 });
+  });
+
+  it('does not advance a line that keeps delivering, however old its readings, and fires idle lines in (end, line) order', () => {
+    const topology = new StreamTopology(baseOptions);
+    topology.process('p0', reading({ line: 'L05', t: T0 + 70_000, v: 120, ingest: T0 + 70_000 }), 0);
+    topology.process('p1', reading({ line: 'L01', t: T0 + 10_000, v: 120, ingest: T0 + 70_000 }), 0);
+    topology.process('p2', reading({ line: 'L03', t: T0 + 10_000, v: 120, ingest: T0 + 70_000 }), 0);
+    for (let dt = 10_000; dt <= 200_000; dt += 10_000) {
+      // Current ingest times, event time stuck at T0 + 11 s (a backlog being delivered).
+      topology.process('p2', reading({ line: 'L03', device: `m-${dt}`, t: T0 + 11_000, v: 120, ingest: T0 + 70_000 + dt }), 0);
+      topology.advanceProcessingTime(T0 + 70_000 + dt);
     }
     const out = topology.takeOutput();
-    // p0 and p1 went idle; p2 stayed active with event time stuck at T0 + 11 s, so L03 never fires.
+    // L01 and L05 went idle; L03 stayed active with event time stuck at T0 + 11 s, so it never fires.
     expect(out.aggregates.map((a) => a.lineId)).toEqual(['L01', 'L05']);
-    expect(topology.stats().watermarks.p2).toBe(T0 + 6_000);
+    expect(topology.stats().watermarks.L03).toBe(T0 + 6_000);
   });
 
-  it('treats processing time going backwards as no time passing', () => {
+  it('treats the ingest clock going backwards as no time passing', () => {
     const topology = new StreamTopology(baseOptions);
-    topology.process('p0', reading({ t: T0 + 10_000, v: 120 }), 100_000);
-    topology.advanceProcessingTime(50_000);
-    topology.process('p0', reading({ t: T0 + 11_000, v: 120 }), 40_000); // counts as at 100 000
-    topology.advanceProcessingTime(130_000); // exactly the idle timeout after the last event
-    expect(topology.stats().watermarks.p0).toBe(T0 + 6_000);
+    topology.process('p0', reading({ t: T0 + 10_000, v: 120, ingest: T0 + 100_000 }), 0);
+    topology.advanceProcessingTime(T0 + 50_000);
+    topology.process('p0', reading({ t: T0 + 11_000, v: 120, ingest: T0 + 40_000 }), 0); // activity stays at T0 + 100 s
+    topology.advanceProcessingTime(T0 + 130_000); // exactly the idle timeout after the last activity
+    expect(topology.stats().watermarks.L01).toBe(T0 + 6_000);
+    expect(topology.stats().ingestClocks).toEqual({ p0: T0 + 130_000 });
   });
 });
 
@@ -281,7 +314,12 @@ describe('StreamTopology state and options', () => {
       meters: 3,
       lateCounts: { L01: 0, L02: 0 },
       duplicateCounts: { L01: 0, L02: 1 },
-      watermarks: { p0: T0 - 2_000 },
+      watermarks: { L01: T0 - 4_000, L02: T0 - 2_000 }, // L01: lower median of a's and b's newest readings
+      ingestClocks: { p0: T0 + 3_500 },
+      lineClocks: {
+        L01: { partition: 'p0', watermark: T0 - 4_000, eventTimeMs: T0 + 1_000, activeMeters: 2, lastIngestTime: T0 + 2_500, idle: false, deliveryDelayMs: 500, deliveryDelayMaxMs: 500, rejected: 0 },
+        L02: { partition: 'p0', watermark: T0 - 2_000, eventTimeMs: T0 + 3_000, activeMeters: 1, lastIngestTime: T0 + 3_500, idle: false, deliveryDelayMs: 500, deliveryDelayMaxMs: 500, rejected: 0 },
+      },
     });
   });
 
@@ -307,7 +345,7 @@ describe('StreamTopology state and options', () => {
     const snapshot = topology.snapshot();
     expect(() => new StreamTopology({ ...baseOptions, hopMs: 30_000 }, snapshot)).toThrow(/size=60000 hop=60000 .* hop=30000/);
     expect(() => new StreamTopology({ ...baseOptions, perMeter: true }, snapshot)).toThrow(/perMeter=true/);
-    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 2 as 3 })).toThrow(/version 2 .*npm run replay/);
+    expect(() => new StreamTopology(baseOptions, { ...snapshot, version: 3 as 4 })).toThrow(/version 3 .*npm run replay/);
   });
 
   it('rejects options that make windows ill-defined', () => {

@@ -1,11 +1,11 @@
 import type { AggregateEnvelope, AlertEnvelope, ReadingEnvelope } from '@meterstream/contracts';
-import { resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './options';
-import type { AlertRule } from './rules/rule';
+import { LineClock } from './line-clock';
+import { resolveLineTiming, resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './options';
+import type { AlertRule, ClockJudgement } from './rules/rule';
 import type { VoltageModelVersion } from './model/model-version';
 import { VoltageLimitRule } from './rules/voltage-limit.rule';
 import { VoltageModelRule } from './rules/voltage-model.rule';
 import { PROCESSOR_SNAPSHOT_VERSION, type ProcessorSnapshot } from './snapshot';
-import { PartitionWatermark } from './watermarks';
 import { LineWindow } from './windows/line-window';
 import { WindowAssigner } from './windows/window-assigner';
 import { WindowTimers } from './windows/window-timers';
@@ -18,6 +18,43 @@ export interface ProcessorOutput {
   alerts: AlertEnvelope[];
   /** Side output: readings that arrived after their window fired (never merged). */
   late: ReadingEnvelope[];
+  /**
+   * Side output: readings too far ahead of their line (a fast meter clock), never windowed; the
+   * runtime dead-letters them. takeOutput() always sets it; optional here only so that outputs a
+   * runtime assembles itself (several topologies' outputs concatenated) still type-check.
+   */
+  rejected?: RejectedReading[];
+}
+
+/** A reading the topology refused to window, and why (fit for a dead letter). */
+export interface RejectedReading {
+  reading: ReadingEnvelope;
+  reason: string;
+}
+
+/** One line's clock, for metrics and operators. */
+export interface LineClockStats {
+  /** The line's watermark (epoch ms). */
+  watermark: number;
+  /** The partition the line's latest reading came from (whose ingest clock judges it idle). */
+  partition: string;
+  /** The line's event-time progress: lower median of its active meters' newest readings; null with no active meter. */
+  eventTimeMs: number | null;
+  /** Meters taking part in the line's clock (see ProcessorOptions.meterActiveMs). */
+  activeMeters: number;
+  /** ingestTime of the line's last activity. */
+  lastIngestTime: number;
+  /** No activity for the line's idleTimeoutMs of its partition's ingest clock: its watermark follows that clock. */
+  idle: boolean;
+  /**
+   * How late the line's readings arrive (ingestTime − eventTime): EWMA over recent readings, ms.
+   * Readings judged ahead of their line (a fast meter clock) do not count.
+   */
+  deliveryDelayMs: number;
+  /** The highest delivery delay over the line's last 30–60 minutes of ingest time, ms. */
+  deliveryDelayMaxMs: number;
+  /** Readings rejected as too far ahead of the line. */
+  rejected: number;
 }
 
 /** Memory and data-quality figures, cheap enough for a metrics scrape. */
@@ -32,44 +69,92 @@ export interface ProcessorStats {
   meters: number;
   lateCounts: Record<string, number>;
   duplicateCounts: Record<string, number>;
-  /** Current watermark per partition (epoch ms). */
+  /** Current watermark per line (epoch ms). */
   watermarks: Record<string, number>;
+  /**
+   * Per line: watermark, delivery delay, active meters, idleness. stats() always sets it; optional
+   * here only so that stats a runtime merges itself still type-check.
+   */
+  lineClocks?: Record<string, LineClockStats>;
+  /** Ingest clock per partition (highest ingestTime read from it, or handed to advanceProcessingTime). Always set by stats(). */
+  ingestClocks?: Record<string, number>;
 }
 
-interface Partition {
-  readonly clock: PartitionWatermark;
-  readonly timers: WindowTimers;
+/** A partition's ingest clock, and the lines it judges idle. */
+interface PartitionState {
+  readonly partition: string;
+  /** Highest ingestTime read from the partition, or handed to advanceProcessingTime. */
+  ingestClockMs: number;
+  /** The ingest clock at the last check for idle lines (checks are spaced out). */
+  idleCheckedAtMs: number;
+  /** The lines whose latest reading came from this partition. */
+  readonly lines: LineState[];
 }
 
 interface LineState {
   readonly lineId: string;
+  /** Where the line's latest reading came from. */
+  partition: PartitionState;
+  /** The line's meters' clocks, watermark and timing. */
+  readonly clock: LineClock;
+  /** The line's open windows by end: what its watermark fires. */
+  readonly timers: WindowTimers;
   /** Open windows by start. */
   readonly windows: Map<number, LineWindow>;
-  readonly meters: Set<string>;
   late: number;
   duplicates: number;
+  rejected: number;
 }
 
+/** A partition's ingest clock must move this much before its idle lines are looked at again (keeps it off the per-reading path). */
+const IDLE_CHECK_EVERY_MS = 1_000;
+
 /**
- * The processing core: per-line event-time windows, per-partition watermarks, late and duplicate
- * handling, and alert rules on the fired windows. Pure and synchronous: no I/O, no clock; the
- * runtime hands in processing time and takes the buffered output.
+ * The processing core: per-line event-time windows, per-line watermarks, late, duplicate and
+ * fast-clock handling, and alert rules. Pure and synchronous: no I/O, no clock; time comes from
+ * the readings (eventTime from the meter, ingestTime from the server that received it) and from
+ * the runtime's advanceProcessingTime.
  *
  * Runtime contract:
- * - process(partition, reading, now) for every reading, in log order per partition;
- * - advanceProcessingTime(now) regularly (every poll, also when a poll returned nothing), which is
- *   what lets idle partitions' windows fire;
- * - takeOutput() after a batch, write it, then snapshot() together with the input positions.
+ * - process(partition, reading) for every reading, in log order per partition (nowMs is not
+ *   used: the readings' ingestTime is the clock, so a replay computes what the live run did; the
+ *   partition only keys the ingest clocks, see idle lines below);
+ * - advanceProcessingTime(now) ONLY when the input is caught up (a poll returned nothing): then
+ *   nothing ingested before `now` is still unread, so moving the ingest clocks to `now` is what the
+ *   readings themselves would have done, and a replay (which never waits) and a live run agree.
+ *   Called while behind, it would make every line whose backlog is unread look idle. (idleTimeoutMs
+ *   must exceed the ingest-to-log latency and the skew between the ingest servers' clocks and the
+ *   processor's.)
+ * - takeOutput() after a batch, write it (dead-letter `rejected`), then snapshot() together with
+ *   the input positions.
  *
  * Semantics:
+ * - Each line has its own clock (see LineClock): progress = lower median of its active meters'
+ *   newest event times, watermark = progress − outOfOrdernessMs(line), never going back. Lines
+ *   that share a partition never make each other late, and one meter with a fast clock cannot
+ *   move its line. Per-line timing: ProcessorOptions.lineTiming.
+ * - A reading more than clockAheadLimitMs (plus the line's outOfOrdernessMs: its own disorder,
+ *   see ClockJudgement) ahead of its line's other meters is rejected (the `rejected` output): not
+ *   windowed, and it does not move its meter's clock. One less far ahead is windowed normally;
+ *   its (future) window waits for the line's watermark like any other.
  * - An event is accepted whole or not at all: it is late when the earliest window it belongs to
- *   has fired (its partition's watermark >= that window's end + allowedLateness). Late events go
- *   to the `late` side output and lateCounts; with hopping windows this means an event is never
- *   counted in some of its windows but not others.
+ *   has fired (its line's watermark, before the event moves it, >= that window's end +
+ *   allowedLateness(line)). Late events go to the `late` side output and lateCounts; with hopping
+ *   windows this means an event is never counted in some of its windows but not others.
  * - Duplicates (same envelope id) are recognised while the event's earliest window is open; after
  *   that a redelivery is indistinguishable from a late event and is treated as late.
- * - A window fires exactly once, when its partition's watermark reaches end + allowedLateness.
- *   Windows of one line fire by the watermark of the partition that delivered their first event.
+ * - A window fires exactly once, when its line's watermark reaches end + allowedLateness(line).
+ *   Windows fired together are emitted in (windowEnd, lineId) order.
+ * - Idle lines: each partition has an ingest clock, the highest ingestTime read from it (or
+ *   handed to advanceProcessingTime). A line without activity for idleTimeoutMs(line) of its
+ *   partition's clock has its watermark follow that clock (see LineClock), so its last windows
+ *   close. Per partition, not one clock for all: a partition's log order is the one order that is
+ *   the same live and in a replay, whereas how far one partition is read ahead of another depends
+ *   on the runtime's batches (after a restart, one batch can hold minutes of one partition's
+ *   backlog before another's: one clock would make the other partition's lines look idle). The
+ *   clock moves before a reading is judged, as it would have live; idle lines are looked at
+ *   whenever a partition's clock has moved IDLE_CHECK_EVERY_MS, and at every advanceProcessingTime.
+ *   Clocks are monotonic: a smaller time than seen before counts as no time passing.
  */
 export class StreamTopology {
   private readonly options: ResolvedProcessorOptions;
@@ -77,14 +162,18 @@ export class StreamTopology {
   private readonly rules: AlertRule[];
   /** The rules that look at single readings (the model, meter health), in rule order. */
   private readonly readingRules: AlertRule[];
-  private readonly partitions = new Map<string, Partition>();
+  /** The rules that look at readings' clocks against their line's (meter clock), in rule order. */
+  private readonly clockRules: AlertRule[];
   private readonly lines = new Map<string, LineState>();
-  private processingTimeMs = -Infinity;
+  private readonly partitions = new Map<string, PartitionState>();
 
   private aggregates: AggregateEnvelope[] = [];
   private alerts: AlertEnvelope[] = [];
   private late: ReadingEnvelope[] = [];
+  private rejected: RejectedReading[] = [];
   private readonly fired: LineWindow[] = [];
+  /** Handed to the clock rules; reused, so judging a reading allocates nothing. */
+  private readonly judgement: ClockJudgement = { aheadMs: 0, spreadMs: 0, rejected: false };
   private readonly emitAlert = (alert: AlertEnvelope): void => {
     this.alerts.push(alert);
   };
@@ -92,7 +181,7 @@ export class StreamTopology {
   /**
    * @param snapshot state from snapshot() of a topology with the same window shape; continue from it.
    * @param rules alert rules; default: only the ANSI C84.1 VoltageLimitRule built from options
-   *   (the runtime passes createAlertRules(...): limits, the voltage model, meter health).
+   *   (the runtime passes createAlertRules(...): limits, the voltage model, meter health and clocks).
    */
   constructor(options: ProcessorOptions, snapshot?: ProcessorSnapshot, rules?: AlertRule[]) {
     this.options = resolveProcessorOptions(options);
@@ -101,6 +190,7 @@ export class StreamTopology {
     const names = new Set(this.rules.map((rule) => rule.name));
     if (names.size !== this.rules.length) throw new Error('Alert rules must have distinct names (they key the rule state in snapshots)');
     this.readingRules = this.rules.filter((rule) => rule.onReading !== undefined);
+    this.clockRules = this.rules.filter((rule) => rule.onMeterClock !== undefined);
     if (snapshot !== undefined) this.restore(snapshot);
   }
 
@@ -108,46 +198,61 @@ export class StreamTopology {
     return this.options;
   }
 
-  /** Feeds one reading from `partition`, received at processing time nowMs. Output is buffered. */
-  process(partition: string, reading: ReadingEnvelope, nowMs: number): void {
-    const now = this.advanceClock(nowMs);
+  /**
+   * Feeds one reading from `partition` (in the partition's log order). Output is buffered.
+   * `_nowMs` is kept for the runtimes' call sites and not used: the reading's ingestTime is the clock.
+   */
+  process(partition: string, reading: ReadingEnvelope, _nowMs?: number): void {
     const eventTime = reading.eventTime;
-    const lineId = reading.lineId;
-    let state = this.partitions.get(partition);
-    if (state === undefined) {
-      state = { clock: new PartitionWatermark(partition, this.options.outOfOrdernessMs, this.options.idleTimeoutMs, eventTime, now), timers: new WindowTimers() };
-      this.partitions.set(partition, state);
+    const ingestTime = reading.ingestTime;
+    const part = this.partitions.get(partition) ?? this.addPartition(partition);
+    // The partition's clock reaches this reading's ingest time first: what a live run, caught up
+    // just before the reading arrived, would have done to idle lines (this one's included).
+    if (ingestTime > part.ingestClockMs) {
+      part.ingestClockMs = ingestTime;
+      if (ingestTime - part.idleCheckedAtMs >= IDLE_CHECK_EVERY_MS) this.checkIdleLines(part);
     }
-    let line = this.lines.get(lineId);
-    if (line === undefined) {
-      line = { lineId, windows: new Map(), meters: new Set(), late: 0, duplicates: 0 };
-      this.lines.set(lineId, line);
+    let line = this.lines.get(reading.lineId);
+    if (line === undefined) line = this.addLine(reading.lineId, ingestTime, part);
+    else if (line.partition !== part) moveLine(line, part);
+    const clock = line.clock;
+    const deviceId = reading.deviceId ?? reading.body.deviceId;
+    const slot = clock.slot(deviceId);
+    const aheadMs = clock.aheadMs(slot, eventTime, ingestTime); // NaN: nobody to compare with
+    let advanced: boolean;
+    // Beyond the limit on top of the line's own disorder (see ClockJudgement.spreadMs).
+    if (aheadMs > this.options.clockAheadLimitMs + clock.timing.outOfOrdernessMs) {
+      line.rejected++;
+      this.rejected.push({ reading, reason: `clock ahead of its line: ${Math.round(aheadMs / 1000)} s ahead of the line's other meters` });
+      this.judgeClock(clock, reading, aheadMs, true);
+      advanced = clock.onRejected(ingestTime);
+    } else {
+      // Judge lateness by the line's watermark *before* this event moves it (as Flink does).
+      const firstEnd = this.assigner.firstWindowEnd(eventTime);
+      if (firstEnd + clock.timing.allowedLatenessMs <= clock.watermark) {
+        line.late++;
+        this.late.push(reading);
+        this.onCounted(clock, reading, aheadMs);
+      } else if (this.merge(line, reading, deviceId, firstEnd - this.options.windowSizeMs)) {
+        this.onCounted(clock, reading, aheadMs);
+        for (const rule of this.readingRules) rule.onReading!(reading, this.emitAlert);
+      }
+      advanced = clock.observe(slot, deviceId, eventTime, ingestTime);
     }
-
-    // Judge lateness by the watermark *before* this event moves it (as Flink does).
-    const firstEnd = this.assigner.firstWindowEnd(eventTime);
-    if (firstEnd + this.options.allowedLatenessMs <= state.clock.watermark) {
-      line.late++;
-      this.late.push(reading);
-    } else if (this.merge(partition, state, line, reading, firstEnd - this.options.windowSizeMs)) {
-      for (const rule of this.readingRules) rule.onReading!(reading, this.emitAlert);
-    }
-
-    if (state.clock.onEvent(eventTime, now)) {
-      state.timers.popDue(state.clock.watermark - this.options.allowedLatenessMs, this.fired);
-      this.emitFired();
-    }
+    if (advanced) line.timers.popDue(clock.watermark - clock.timing.allowedLatenessMs, this.fired);
+    this.emitFired();
   }
 
   /**
-   * Lets processing time pass: partitions idle for longer than idleTimeoutMs advance their
-   * watermark (see PartitionWatermark) and fire what that makes due. Processing time is taken as
-   * monotonic: a smaller nowMs than seen before counts as no time passing.
+   * Moves every partition's ingest clock to nowMs (if that is later) and lets lines idle for longer
+   * than their idleTimeoutMs advance their watermark (see LineClock), firing what that makes due.
+   * Call only when the input is caught up (see the class comment). A smaller nowMs than a clock
+   * counts as no time passing.
    */
   advanceProcessingTime(nowMs: number): void {
-    const now = this.advanceClock(nowMs);
-    for (const { clock, timers } of this.partitions.values()) {
-      if (clock.onProcessingTime(now)) timers.popDue(clock.watermark - this.options.allowedLatenessMs, this.fired);
+    for (const part of this.partitions.values()) {
+      if (nowMs > part.ingestClockMs) part.ingestClockMs = nowMs;
+      this.checkIdleLines(part);
     }
     this.emitFired();
   }
@@ -167,17 +272,18 @@ export class StreamTopology {
   }
 
   /** Returns everything emitted since the last call and clears the buffers. */
-  takeOutput(): ProcessorOutput {
-    const output = { aggregates: this.aggregates, alerts: this.alerts, late: this.late };
+  takeOutput(): Required<ProcessorOutput> {
+    const output = { aggregates: this.aggregates, alerts: this.alerts, late: this.late, rejected: this.rejected };
     this.aggregates = [];
     this.alerts = [];
     this.late = [];
+    this.rejected = [];
     return output;
   }
 
   /** True when output is waiting to be taken. */
   get hasOutput(): boolean {
-    return this.aggregates.length > 0 || this.alerts.length > 0 || this.late.length > 0;
+    return this.aggregates.length > 0 || this.alerts.length > 0 || this.late.length > 0 || this.rejected.length > 0;
   }
 
   /**
@@ -193,41 +299,101 @@ export class StreamTopology {
     return {
       version: PROCESSOR_SNAPSHOT_VERSION,
       windows: { sizeMs: this.options.windowSizeMs, hopMs: this.options.hopMs, perMeter: this.options.perMeter },
-      processingTimeMs: Number.isFinite(this.processingTimeMs) ? this.processingTimeMs : null,
-      partitions: [...this.partitions.values()].map((p) => p.clock.snapshot()),
-      lines: [...this.lines.values()].map((line) => ({ lineId: line.lineId, meters: [...line.meters], lateCount: line.late, duplicateCount: line.duplicates })),
+      ingestClocks: [...this.partitions.values()].map((part) => ({ partition: part.partition, ingestClockMs: part.ingestClockMs, idleCheckedAtMs: part.idleCheckedAtMs })),
+      lines: [...this.lines.values()].map((line) => ({
+        lineId: line.lineId,
+        partition: line.partition.partition,
+        meters: [...line.clock.metersSeen()],
+        lateCount: line.late,
+        duplicateCount: line.duplicates,
+        rejectedCount: line.rejected,
+        clock: line.clock.snapshot(),
+      })),
       openWindows,
       rules,
     };
   }
 
-  stats(): ProcessorStats {
+  stats(): Required<ProcessorStats> {
     let openWindows = 0;
     let trackedIds = 0;
     let meters = 0;
     const lateCounts: Record<string, number> = {};
     const duplicateCounts: Record<string, number> = {};
+    const watermarks: Record<string, number> = {};
+    const lineClocks: Record<string, LineClockStats> = {};
+    const ingestClocks: Record<string, number> = {};
+    for (const part of this.partitions.values()) ingestClocks[part.partition] = part.ingestClockMs;
     for (const line of this.lines.values()) {
       for (const window of line.windows.values()) {
         openWindows += 1 + (window.perMeter?.size ?? 0);
         trackedIds += window.ids.size;
       }
-      meters += line.meters.size;
+      meters += line.clock.metersSeenCount;
       lateCounts[line.lineId] = line.late;
       duplicateCounts[line.lineId] = line.duplicates;
+      const clock = line.clock;
+      watermarks[line.lineId] = clock.watermark;
+      lineClocks[line.lineId] = {
+        partition: line.partition.partition,
+        watermark: clock.watermark,
+        eventTimeMs: finiteOrNull(clock.progress),
+        activeMeters: clock.activeMeters,
+        lastIngestTime: clock.lastActivityMs,
+        idle: clock.isIdle(line.partition.ingestClockMs),
+        deliveryDelayMs: Math.round(clock.deliveryDelayMs),
+        deliveryDelayMaxMs: clock.deliveryDelayMaxMs,
+        rejected: line.rejected,
+      };
     }
-    const watermarks: Record<string, number> = {};
-    for (const [id, { clock }] of this.partitions) watermarks[id] = clock.watermark;
-    return { openWindows, trackedIds, lines: this.lines.size, meters, lateCounts, duplicateCounts, watermarks };
+    return { openWindows, trackedIds, lines: this.lines.size, meters, lateCounts, duplicateCounts, watermarks, lineClocks, ingestClocks };
   }
 
-  private advanceClock(nowMs: number): number {
-    if (nowMs > this.processingTimeMs) this.processingTimeMs = nowMs;
-    return this.processingTimeMs;
+  private addPartition(partition: string, ingestClockMs = -Infinity, idleCheckedAtMs = -Infinity): PartitionState {
+    const part: PartitionState = { partition, ingestClockMs, idleCheckedAtMs, lines: [] };
+    this.partitions.set(partition, part);
+    return part;
+  }
+
+  private addLine(lineId: string, firstIngestTime: number, part: PartitionState, clock?: LineClock): LineState {
+    clock ??= new LineClock(resolveLineTiming(this.options, lineId), this.options.meterActiveMs, firstIngestTime);
+    const line: LineState = { lineId, partition: part, clock, timers: new WindowTimers(), windows: new Map(), late: 0, duplicates: 0, rejected: 0 };
+    this.lines.set(lineId, line);
+    part.lines.push(line);
+    return line;
+  }
+
+  /**
+   * A reading that counts (accepted or late, not a duplicate): its delivery delay, and the clock
+   * rules when it could be compared. A reading ahead of its line by more than the meter-clock
+   * tolerance (plus the line's own spread) is left out of the delay: what it shows is its meter's
+   * clock error, not how late the line delivers (one fast meter must not move the figure either).
+   */
+  private onCounted(clock: LineClock, reading: ReadingEnvelope, aheadMs: number): void {
+    if (!(aheadMs > this.options.meterClockToleranceMs + clock.timing.outOfOrdernessMs)) clock.recordDelay(reading.ingestTime - reading.eventTime, reading.ingestTime);
+    if (aheadMs === aheadMs) this.judgeClock(clock, reading, aheadMs, false);
+  }
+
+  private judgeClock(clock: LineClock, reading: ReadingEnvelope, aheadMs: number, rejected: boolean): void {
+    if (this.clockRules.length === 0) return;
+    const judgement = this.judgement;
+    judgement.aheadMs = aheadMs;
+    judgement.spreadMs = clock.timing.outOfOrdernessMs;
+    judgement.rejected = rejected;
+    for (const rule of this.clockRules) rule.onMeterClock!(reading, judgement, this.emitAlert);
+  }
+
+  /** Applies the idle rule to the partition's lines at its ingest clock. */
+  private checkIdleLines(part: PartitionState): void {
+    const now = part.ingestClockMs;
+    for (const line of part.lines) {
+      if (line.clock.onIngestClock(now)) line.timers.popDue(line.clock.watermark - line.clock.timing.allowedLatenessMs, this.fired);
+    }
+    part.idleCheckedAtMs = now;
   }
 
   /** Adds an accepted reading to every window it belongs to, unless it is a duplicate (then returns false). */
-  private merge(partitionId: string, partition: Partition, line: LineState, reading: ReadingEnvelope, firstStart: number): boolean {
+  private merge(line: LineState, reading: ReadingEnvelope, deviceId: string, firstStart: number): boolean {
     const { windowSizeMs, hopMs, perMeter } = this.options;
     let first = line.windows.get(firstStart);
     if (first !== undefined && first.ids.has(reading.id)) {
@@ -235,8 +401,6 @@ export class StreamTopology {
       return false;
     }
     const body = reading.body;
-    const deviceId = reading.deviceId ?? body.deviceId;
-    line.meters.add(deviceId);
     const current = typeof body.current === 'number' ? body.current : undefined;
     const kw = typeof body.kw === 'number' ? body.kw : undefined;
     const kwh = typeof body.kwh === 'number' ? body.kwh : undefined;
@@ -245,9 +409,9 @@ export class StreamTopology {
       const start = firstStart + i * hopMs;
       let window = i === 0 ? first : line.windows.get(start);
       if (window === undefined) {
-        window = new LineWindow(line.lineId, partitionId, start, windowSizeMs, perMeter);
+        window = new LineWindow(line.lineId, start, windowSizeMs, perMeter);
         line.windows.set(start, window);
-        partition.timers.register(window);
+        line.timers.register(window);
         if (i === 0) first = window;
       }
       window.add(deviceId, body.voltage, current, kw, kwh, reading.eventTime, reading.ingestTime);
@@ -279,7 +443,7 @@ export class StreamTopology {
           'rebuild the derived state by replaying the readings (npm run replay, with the processor stopped)',
       );
     }
-    const { windowSizeMs, hopMs, perMeter, outOfOrdernessMs, idleTimeoutMs } = this.options;
+    const { windowSizeMs, hopMs, perMeter, meterActiveMs } = this.options;
     const shape = snapshot.windows;
     if (shape.sizeMs !== windowSizeMs || shape.hopMs !== hopMs || shape.perMeter !== perMeter) {
       throw new Error(
@@ -287,25 +451,40 @@ export class StreamTopology {
           `but the options say size=${windowSizeMs} hop=${hopMs} perMeter=${perMeter}; rebuild by replaying the readings instead`,
       );
     }
-    this.processingTimeMs = snapshot.processingTimeMs ?? -Infinity;
-    for (const p of snapshot.partitions) {
-      this.partitions.set(p.partition, { clock: PartitionWatermark.restore(p, outOfOrdernessMs, idleTimeoutMs), timers: new WindowTimers() });
-    }
+    for (const c of snapshot.ingestClocks) this.addPartition(c.partition, c.ingestClockMs, c.idleCheckedAtMs);
     for (const l of snapshot.lines) {
-      this.lines.set(l.lineId, { lineId: l.lineId, windows: new Map(), meters: new Set(l.meters), late: l.lateCount, duplicates: l.duplicateCount });
+      // Timing comes from the current options: a changed lineTiming applies from the restore on.
+      const clock = LineClock.restore(l.clock, l.meters, resolveLineTiming(this.options, l.lineId), meterActiveMs);
+      const part = this.partitions.get(l.partition);
+      if (part === undefined) throw new Error(`Processor snapshot is inconsistent: line ${l.lineId} on unknown partition ${l.partition}`);
+      const line = this.addLine(l.lineId, clock.latestIngestTime, part, clock);
+      line.late = l.lateCount;
+      line.duplicates = l.duplicateCount;
+      line.rejected = l.rejectedCount;
     }
     for (const w of snapshot.openWindows) {
       const window = LineWindow.restore(w, windowSizeMs, perMeter);
       const line = this.lines.get(w.lineId);
-      const partition = this.partitions.get(w.partition);
-      if (line === undefined || partition === undefined) throw new Error(`Processor snapshot is inconsistent: window of line ${w.lineId} on unknown line or partition ${w.partition}`);
+      if (line === undefined) throw new Error(`Processor snapshot is inconsistent: window of unknown line ${w.lineId}`);
       line.windows.set(window.start, window);
-      partition.timers.register(window);
+      line.timers.register(window);
     }
     for (const rule of this.rules) {
       if (rule.name in snapshot.rules) rule.restore(snapshot.rules[rule.name]);
     }
   }
+}
+
+/** A line whose readings now come from another partition (the runtime re-keyed it): its new partition's clock judges it. */
+function moveLine(line: LineState, to: PartitionState): void {
+  const from = line.partition.lines;
+  from.splice(from.indexOf(line), 1);
+  to.lines.push(line);
+  line.partition = to;
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }
 
 /** (windowEnd, lineId) in code-unit order: a total order, since a line has one window per start. */

@@ -4,5 +4,6 @@ export * from './rule';
 export * from './voltage-limit.rule';
 export * from './voltage-model.rule';
 export * from './meter-health.rule';
+export * from './meter-clock.rule';
 export * from './fixed-variance.rule';
 export * from './create-alert-rules';

@@ -163,6 +163,9 @@ describe('MeterHealthRule', () => {
     const alerts: AlertEnvelope[] = [];
     for (let i = 0; i < 20; i++) {
       topology.process('p0', reading({ device: 'm-1', t: T0 + i * MINUTE, v: 120 + (i % 3) / 10, kw: i }), i);
+      // A third meter keeps reporting too: the line's clock is the lower median of its meters', so
+      // with m-2 silent two meters must carry it.
+      topology.process('p0', reading({ device: 'm-3', t: T0 + i * MINUTE + 2, v: 121 + (i % 3) / 10, kw: i }), i);
       if (i < 3 || i > 12) topology.process('p0', reading({ device: 'm-2', t: T0 + i * MINUTE + 1, v: 119 + (i % 2) / 10, kw: i }), i);
       alerts.push(...topology.takeOutput().alerts);
     }

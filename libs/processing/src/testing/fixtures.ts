@@ -84,13 +84,13 @@ export function referenceEnergy(readings: ReadingEnvelope[]): number | undefined
   return sum;
 }
 
-/** One step of a recorded run: a reading from a partition, or processing time passing. */
+/** One step of a recorded run: a reading from a partition, or the runtime finding its input caught up at `now`. */
 export type Step = { kind: 'reading'; partition: string; reading: ReadingEnvelope; now: number } | { kind: 'tick'; now: number };
 
 /**
  * A realistic messy workload: several partitions and lines, meters reporting every 10 s with
  * jitter, out-of-order delivery, redeliveries, a few very late readings, a voltage dip on one
- * line, and a partition that goes quiet midway (so idle advancement fires its windows). Meters
+ * line, and a line that goes quiet midway (so idle advancement fires its windows). Meters
  * m0-m2 carry a kWh register (m2 only every other reading; L01-m1's is reset midway), m3 none.
  */
 export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
@@ -102,7 +102,7 @@ export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
   for (const line of lines) {
     for (let m = 0; m < 4; m++) {
       const device = `${line}-m${m}`;
-      const count = line === 'L03' ? readingsPerMeter / 2 : readingsPerMeter; // L03's partition goes quiet
+      const count = line === 'L03' ? readingsPerMeter / 2 : readingsPerMeter; // L03 goes quiet
       for (let i = 0; i < count; i++) {
         const t = T0 + i * 10_000 + Math.floor(random() * 1_000);
         const dip = line === 'L02' && i >= 20 && i < 26 ? -9 : 0;
@@ -120,7 +120,9 @@ export function messyWorkload(seed: number, readingsPerMeter = 60): Step[] {
   pending.sort((a, b) => a.arrival - b.arrival);
   let lastTick = -Infinity;
   for (const p of pending) {
-    const now = p.arrival - T0 + 1_000_000; // processing time on its own scale, monotonic with arrival
+    // The runtime's clock when it reads the record: its arrival, i.e. its ingest time (ticks stand
+    // for the polls that found the input caught up).
+    const now = p.arrival;
     if (now - lastTick >= 5_000) {
       steps.push({ kind: 'tick', now });
       lastTick = now;

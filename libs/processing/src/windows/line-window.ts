@@ -5,8 +5,6 @@ import { WindowStats, type WindowStatsSnapshot } from './window-stats';
 /** JSON-safe form of an open window, as stored in a ProcessorSnapshot. */
 export interface LineWindowSnapshot {
   lineId: string;
-  /** Partition whose watermark fires this window. */
-  partition: string;
   start: number;
   stats: WindowStatsSnapshot;
   /** Envelope ids seen in this window's first pane (see LineWindow.ids). */
@@ -41,7 +39,6 @@ export class LineWindow {
 
   constructor(
     readonly lineId: string,
-    readonly partition: string,
     readonly start: number,
     sizeMs: number,
     perMeter: boolean,
@@ -86,7 +83,6 @@ export class LineWindow {
   snapshot(): LineWindowSnapshot {
     const snapshot: LineWindowSnapshot = {
       lineId: this.lineId,
-      partition: this.partition,
       start: this.start,
       stats: this.stats.snapshot(),
       ids: [...this.ids],
@@ -98,7 +94,7 @@ export class LineWindow {
   }
 
   static restore(snapshot: LineWindowSnapshot, sizeMs: number, perMeter: boolean): LineWindow {
-    const window = new LineWindow(snapshot.lineId, snapshot.partition, snapshot.start, sizeMs, perMeter, WindowStats.restore(snapshot.stats));
+    const window = new LineWindow(snapshot.lineId, snapshot.start, sizeMs, perMeter, WindowStats.restore(snapshot.stats));
     for (const id of snapshot.ids) window.ids.add(id);
     if (window.perMeter === null) {
       for (const deviceId of snapshot.meters ?? []) window.meterIds!.add(deviceId);

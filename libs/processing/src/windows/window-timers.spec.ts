@@ -2,7 +2,7 @@ import { LineWindow } from './line-window';
 import { WindowTimers } from './window-timers';
 
 describe('WindowTimers', () => {
-  const window = (lineId: string, start: number) => new LineWindow(lineId, 'p0', start, 10, false);
+  const window = (lineId: string, start: number) => new LineWindow(lineId, start, 10, false);
 
   it('pops due windows in ascending end order and keeps the rest', () => {
     const timers = new WindowTimers();

@@ -1,7 +1,7 @@
 import type { LineWindow } from './line-window';
 
 /**
- * Event-time timers of one partition: its open windows grouped by end, with a binary min-heap of
+ * Event-time timers of one line: its open windows grouped by end, with a binary min-heap of
  * the distinct ends. Registering is O(log n) once per window (not per event); firing pops every
  * end at or below a threshold. Windows share ends (they are aligned), so the heap stays small.
  */
