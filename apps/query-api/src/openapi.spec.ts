@@ -11,6 +11,8 @@ const TOKEN = '5d0c7a1e9b3f4a2c8e6d1b0a9f8e7d6c';
 
 interface Schema {
   type?: string;
+  nullable?: boolean;
+  allOf?: Schema[];
   format?: string;
   minLength?: number;
   maxLength?: number;
@@ -162,6 +164,16 @@ describe('the OpenAPI document matches what the server enforces', () => {
     }
     // lineId, deviceId, cursor and three limits, two values each.
     expect(checked).toBe(12);
+  });
+
+  it('documents exactly the fields a line summary has, delivery delay included', async () => {
+    const { lines } = (await send('get', '/lines').expect(200)).body as { lines: Record<string, unknown>[] };
+    const summary = doc.components.schemas.LineSummaryDto;
+    expect(Object.keys(summary.properties).sort()).toEqual(Object.keys(lines[0]).sort());
+    expect(summary.required?.sort()).toEqual(Object.keys(lines[0]).sort());
+    expect(summary.properties.deliveryDelay).toMatchObject({ nullable: true, allOf: [{ $ref: '#/components/schemas/DeliveryDelayDto' }] });
+    expect(Object.keys(doc.components.schemas.DeliveryDelayDto.properties).sort()).toEqual(['ewmaMs', 'maxMs', 'measuredAt']);
+    expect(doc.components.schemas.DeliveryDelayDto.properties.measuredAt).toMatchObject({ type: 'string', format: 'date-time' });
   });
 
   it('documents the acknowledgement body with the bounds the server enforces', async () => {

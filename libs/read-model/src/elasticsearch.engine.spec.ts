@@ -123,12 +123,12 @@ describe('ElasticsearchReadModel on a real Elasticsearch answers exactly like Sq
     expect(expected['line(L09)']).toMatchObject({ lineId: 'L09', latestReadingTime: null, latestWindow: null });
   });
 
-  it('never lowers line counters, and a counter update alone creates a line', async () => {
+  it('never lowers line counters, keeps the delivery delay measured latest, and a counter update alone creates a line', async () => {
     for (const counters of counterUpdates()) await applyBoth({ lineCounters: counters });
     const expected = await expectSameAnswers();
-    expect(expected['line(L01)']).toMatchObject({ lateReadings: 2, duplicateReadings: 9 });
-    expect(expected['line(L02)']).toMatchObject({ lateReadings: 4, duplicateReadings: 0 });
-    expect(expected['line(L10)']).toMatchObject({ lateReadings: 3, latestReadingTime: null });
+    expect(expected['line(L01)']).toMatchObject({ lateReadings: 2, duplicateReadings: 9, deliveryDelay: { ewmaMs: 2_000, maxMs: 240_000, measuredAt: FEED_START + 40 * 60_000 } });
+    expect(expected['line(L02)']).toMatchObject({ lateReadings: 4, duplicateReadings: 0, deliveryDelay: { ewmaMs: 700, maxMs: 900, measuredAt: FEED_START + 20 * 60_000 } });
+    expect(expected['line(L10)']).toMatchObject({ lateReadings: 3, latestReadingTime: null, deliveryDelay: null });
   });
 
   it('keeps dead letters once each, newest first with ties by id', async () => {

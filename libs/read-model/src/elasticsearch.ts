@@ -4,6 +4,7 @@ import { BulkWriter, type BulkWriterOptions, type WriteOperation } from './elast
 import { createElasticsearchClient, type ElasticsearchConnection } from './elasticsearch/client';
 import {
   documentId,
+  lineDeltaFromCounters,
   readingDocumentId,
   toAggregateDocument,
   toAlertDocument,
@@ -15,7 +16,7 @@ import {
   type LineDocument,
 } from './elasticsearch/documents';
 import { IndexNames, type SingleKind } from './elasticsearch/index-names';
-import { indexTemplates, type IndexSettings } from './elasticsearch/mappings';
+import { indexTemplates, MAPPINGS, type IndexSettings } from './elasticsearch/mappings';
 import { describeRequestError } from './elasticsearch/retry';
 import type {
   AggregateQuery,
@@ -123,15 +124,19 @@ export class ElasticsearchReadModel implements ReadModel {
 
   /**
    * Installs (or updates) the index templates and creates the single indices. Idempotent.
-   * Updated templates apply to indices created afterwards (the next daily index).
+   * Updated templates apply to indices created afterwards (the next daily index); the single
+   * indices, created once, get the current mapping put on them (fields added since they were
+   * created, such as a line's deliveryDelay: adding fields is what a mapping update allows).
    */
   async migrate(): Promise<void> {
     for (const template of indexTemplates(this.indices, this.indexSettings)) {
       await this.client.indices.putIndexTemplate(template.body);
     }
     for (const kind of SINGLE_KINDS) {
-      await this.createIndex(this.indices.single(kind));
-      this.knownIndices.add(this.indices.single(kind));
+      const index = this.indices.single(kind);
+      await this.createIndex(index);
+      await this.client.indices.putMapping({ index, ...MAPPINGS[kind] });
+      this.knownIndices.add(index);
     }
     // Done: the writer need not run it again before its first write.
     this.migration ??= Promise.resolve();
@@ -279,8 +284,7 @@ export class ElasticsearchReadModel implements ReadModel {
       touchLine({ lineId: e.body.lineId });
     }
     for (const c of batch.lineCounters ?? []) {
-      const delta: LineDelta = { lineId: c.lineId, lateReadings: c.lateReadings, duplicateReadings: c.duplicateReadings };
-      ops.push({ type: 'line', index: this.indices.single('lines'), id: documentId(c.lineId), delta });
+      ops.push({ type: 'line', index: this.indices.single('lines'), id: documentId(c.lineId), delta: lineDeltaFromCounters(c) });
     }
     // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
     for (const e of batch.deadLetters ?? []) {
@@ -413,5 +417,6 @@ function summary(line: LineDocument, latestWindow: AggregateRow | null, openAler
     openAlerts,
     lateReadings: line.lateReadings,
     duplicateReadings: line.duplicateReadings,
+    deliveryDelay: line.deliveryDelay ?? null,
   };
 }

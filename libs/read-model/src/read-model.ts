@@ -13,6 +13,30 @@ export interface LineCounters {
   lateReadings: number;
   /** Redeliveries recognised by event id and counted once. */
   duplicateReadings: number;
+  /** The line's delivery delay as of `measuredAt` (absent: not measured yet; nothing changes then). */
+  deliveryDelay?: DeliveryDelay;
+}
+
+/**
+ * How late a line's readings reach the stream: ingestTime − eventTime. Not a running total (a
+ * delay goes down as well as up), so the read model keeps the figure measured latest: the one
+ * with the highest `measuredAt`, whatever order writes come in (ties: the higher figures).
+ */
+export interface DeliveryDelay {
+  /** Moving average over the line's recent readings (about the last 20), ms. */
+  ewmaMs: number;
+  /** Highest delay over the line's last 30 to 60 minutes of arrivals, ms. */
+  maxMs: number;
+  /** Stream time of the measurement: the arrival (ingestTime, epoch ms) of the line's latest reading then. */
+  measuredAt: number;
+}
+
+/** True when `a` is to replace `b`: measured later, or at the same time with higher figures (so any order of writes ends the same). */
+export function isNewerDeliveryDelay(a: DeliveryDelay, b: DeliveryDelay | null | undefined): boolean {
+  if (b === null || b === undefined) return true;
+  if (a.measuredAt !== b.measuredAt) return a.measuredAt > b.measuredAt;
+  if (a.ewmaMs !== b.ewmaMs) return a.ewmaMs > b.ewmaMs;
+  return a.maxMs > b.maxMs;
 }
 
 export interface ReadModelBatch {
@@ -102,6 +126,8 @@ export interface LineSummary {
   openAlerts: AlertRow[];
   lateReadings: number;
   duplicateReadings: number;
+  /** The latest delivery delay measured on the line; null before the first (or on data from before it was measured). */
+  deliveryDelay: DeliveryDelay | null;
 }
 
 export interface AlertQuery {

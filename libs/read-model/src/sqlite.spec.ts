@@ -339,7 +339,41 @@ describe('SqliteReadModel', () => {
     it('keeps the highest totals, so re-applying older ones changes nothing', async () => {
       await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 3, duplicateReadings: 1 }] });
       await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 2, duplicateReadings: 4 }] });
-      expect(await model.line('L05')).toMatchObject({ lineId: 'L05', lateReadings: 3, duplicateReadings: 4, latestReadingTime: null });
+      expect(await model.line('L05')).toMatchObject({ lineId: 'L05', lateReadings: 3, duplicateReadings: 4, latestReadingTime: null, deliveryDelay: null });
+    });
+
+    it('keeps the delivery delay measured latest, not the highest: re-applying older figures, in any order, changes nothing', async () => {
+      const early = { ewmaMs: 180_000, maxMs: 240_000, measuredAt: T0 + 10 * MINUTE };
+      const later = { ewmaMs: 2_000, maxMs: 240_000, measuredAt: T0 + 40 * MINUTE }; // the collector caught up
+      await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 0, duplicateReadings: 0, deliveryDelay: early }] });
+      expect((await model.line('L05'))?.deliveryDelay).toEqual(early);
+      await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 1, duplicateReadings: 0, deliveryDelay: later }] });
+      // A replayed older batch, and counters without a measurement: the later figure stays.
+      await model.apply({ lineCounters: [{ lineId: 'L05', lateReadings: 0, duplicateReadings: 0, deliveryDelay: early }, { lineId: 'L05', lateReadings: 1, duplicateReadings: 2 }] });
+      expect(await model.line('L05')).toMatchObject({ lateReadings: 1, duplicateReadings: 2, deliveryDelay: later });
+
+      // The same end state whatever the order the figures arrive in (ties by measuredAt: the higher figures).
+      const tie = { ewmaMs: 3_000, maxMs: 240_000, measuredAt: later.measuredAt };
+      const orders = [[early, later, tie], [tie, later, early], [later, tie, early]];
+      for (const [i, order] of orders.entries()) {
+        await model.apply({ lineCounters: order.map((deliveryDelay) => ({ lineId: `O${i}`, lateReadings: 0, duplicateReadings: 0, deliveryDelay })) });
+      }
+      expect((await model.lines()).filter((l) => l.lineId.startsWith('O')).map((l) => l.deliveryDelay)).toEqual([tie, tie, tie]);
+    });
+
+    it('adds the delivery-delay columns to a file from before them, keeping its lines (with no delay)', async () => {
+      const old = new Database(path.join(dir, 'old-lines.db'));
+      old.exec(`CREATE TABLE rm_lines (line_id TEXT PRIMARY KEY, latest_reading_time INTEGER, late_readings INTEGER NOT NULL DEFAULT 0,
+        duplicate_readings INTEGER NOT NULL DEFAULT 0)`);
+      old.prepare('INSERT INTO rm_lines VALUES (?, ?, 2, 1)').run('L07', T0);
+      const migrated = new SqliteReadModel(old);
+      expect(await migrated.line('L07')).toMatchObject({ latestReadingTime: T0, lateReadings: 2, duplicateReadings: 1, deliveryDelay: null });
+      const delay = { ewmaMs: 500, maxMs: 900, measuredAt: T0 + MINUTE };
+      await migrated.apply({ lineCounters: [{ lineId: 'L07', lateReadings: 2, duplicateReadings: 1, deliveryDelay: delay }] });
+      expect((await migrated.line('L07'))?.deliveryDelay).toEqual(delay);
+      const columns = (old.pragma('table_info(rm_lines)') as { name: string }[]).map((c) => c.name);
+      expect(columns).toEqual((db.pragma('table_info(rm_lines)') as { name: string }[]).map((c) => c.name));
+      old.close();
     });
   });
 
@@ -359,7 +393,15 @@ describe('SqliteReadModel', () => {
       expect(lines[0].latestReadingTime).toBe(T0 + 30_000);
       expect(lines[0].latestWindow).toMatchObject({ deviceId: null, windowStart: T0 + MINUTE });
       expect(lines[0].openAlerts.map((a) => a.alertId)).toEqual(['a-open']);
-      expect(lines[1]).toEqual({ lineId: 'L09', latestReadingTime: null, latestWindow: expect.objectContaining({ windowStart: T0 }), openAlerts: [], lateReadings: 0, duplicateReadings: 0 });
+      expect(lines[1]).toEqual({
+        lineId: 'L09',
+        latestReadingTime: null,
+        latestWindow: expect.objectContaining({ windowStart: T0 }),
+        openAlerts: [],
+        lateReadings: 0,
+        duplicateReadings: 0,
+        deliveryDelay: null,
+      });
 
       expect(await model.line('L07')).toEqual(lines[0]);
       expect(await model.line('L99')).toBeNull();

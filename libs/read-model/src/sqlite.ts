@@ -23,7 +23,8 @@ import type {
  * async port methods are for everyone else.
  *
  * Every write is idempotent by id: readings, aggregates and dead letters are INSERT OR IGNORE;
- * alerts are one row per alertId, upserted by each alert event, only ever forward (STATE_RANK).
+ * alerts are one row per alertId, upserted by each alert event, only ever forward (STATE_RANK);
+ * a line's counters only rise, and its delivery delay is the one measured latest (measuredAt).
  */
 export class SqliteReadModel implements ReadModel {
   private readonly statements: Statements;
@@ -66,6 +67,10 @@ export class SqliteReadModel implements ReadModel {
       const columns = new Set((this.db.pragma('table_info(rm_lines)') as { name: string }[]).map((c) => c.name));
       if (!columns.has('late_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN late_readings INTEGER NOT NULL DEFAULT 0');
       if (!columns.has('duplicate_readings')) this.db.exec('ALTER TABLE rm_lines ADD COLUMN duplicate_readings INTEGER NOT NULL DEFAULT 0');
+      // ... and before delivery delays: NULL there until the processor measures one.
+      for (const column of ['delivery_delay_ms', 'delivery_delay_max_ms', 'delivery_delay_at']) {
+        if (!columns.has(column)) this.db.exec(`ALTER TABLE rm_lines ADD COLUMN ${column} INTEGER`);
+      }
       // ... and before window percentiles and energy: their old windows keep NULL there.
       const aggregateColumns = new Set((this.db.pragma('table_info(rm_aggregates)') as { name: string }[]).map((c) => c.name));
       for (const column of ['v_p5', 'v_p95', 'energy_kwh']) {
@@ -113,7 +118,12 @@ export class SqliteReadModel implements ReadModel {
       }
       for (const lineId of lines) s.insertLine.run(lineId);
     }
-    for (const c of batch.lineCounters ?? []) s.upsertLineCounters.run(c.lineId, c.lateReadings, c.duplicateReadings);
+    for (const c of batch.lineCounters ?? []) {
+      s.upsertLineCounters.run(c.lineId, c.lateReadings, c.duplicateReadings);
+      // Latest by measuredAt, not by maximum (see isNewerDeliveryDelay; the upsert's WHERE says the same).
+      const delay = c.deliveryDelay;
+      if (delay !== undefined) s.upsertLineDeliveryDelay.run(c.lineId, delay.ewmaMs, delay.maxMs, delay.measuredAt);
+    }
     // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
     for (const envelope of batch.deadLetters ?? []) insertDeadLetter(s.insertDeadLetter, envelope);
   }
@@ -204,6 +214,7 @@ export class SqliteReadModel implements ReadModel {
       openAlerts,
       lateReadings: line.lateReadings,
       duplicateReadings: line.duplicateReadings,
+      deliveryDelay: toDeliveryDelay(line),
     };
   }
 }
@@ -294,11 +305,16 @@ CREATE TABLE IF NOT EXISTS rm_lines (
   line_id TEXT PRIMARY KEY,
   latest_reading_time INTEGER,
   late_readings INTEGER NOT NULL DEFAULT 0,
-  duplicate_readings INTEGER NOT NULL DEFAULT 0
+  duplicate_readings INTEGER NOT NULL DEFAULT 0,
+  -- The latest delivery delay measured (LineCounters.deliveryDelay), NULL before the first.
+  delivery_delay_ms INTEGER,
+  delivery_delay_max_ms INTEGER,
+  delivery_delay_at INTEGER
 );
 `;
 
-const LINE_COLUMNS = 'line_id AS lineId, latest_reading_time AS latestReadingTime, late_readings AS lateReadings, duplicate_readings AS duplicateReadings';
+const LINE_COLUMNS = `line_id AS lineId, latest_reading_time AS latestReadingTime, late_readings AS lateReadings, duplicate_readings AS duplicateReadings,
+  delivery_delay_ms AS deliveryDelayMs, delivery_delay_max_ms AS deliveryDelayMaxMs, delivery_delay_at AS deliveryDelayAt`;
 
 const READING_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, event_time AS eventTime, voltage, current,
   power_factor AS powerFactor, kw, kwh, status`;
@@ -360,6 +376,16 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (line_id) DO UPDATE SET late_readings = max(late_readings, excluded.late_readings),
          duplicate_readings = max(duplicate_readings, excluded.duplicate_readings)`,
     ),
+    // Replaces the stored figure only with one measured later (or at the same time, higher), so
+    // batches may be re-applied in any order: the row ends with the figure of the newest measurement.
+    upsertLineDeliveryDelay: db.prepare(
+      `INSERT INTO rm_lines (line_id, latest_reading_time, delivery_delay_ms, delivery_delay_max_ms, delivery_delay_at) VALUES (?, NULL, ?, ?, ?)
+       ON CONFLICT (line_id) DO UPDATE SET
+         delivery_delay_ms = excluded.delivery_delay_ms, delivery_delay_max_ms = excluded.delivery_delay_max_ms, delivery_delay_at = excluded.delivery_delay_at
+       WHERE rm_lines.delivery_delay_at IS NULL
+          OR (excluded.delivery_delay_at, excluded.delivery_delay_ms, excluded.delivery_delay_max_ms)
+           > (rm_lines.delivery_delay_at, rm_lines.delivery_delay_ms, rm_lines.delivery_delay_max_ms)`,
+    ),
     latestLineWindow: db.prepare(
       `SELECT ${AGGREGATE_COLUMNS} FROM rm_aggregates WHERE line_id = ? AND device_id IS NULL
        ORDER BY window_start DESC, window_end DESC LIMIT 1`,
@@ -402,6 +428,14 @@ interface LineRecord {
   latestReadingTime: number | null;
   lateReadings: number;
   duplicateReadings: number;
+  deliveryDelayMs: number | null;
+  deliveryDelayMaxMs: number | null;
+  deliveryDelayAt: number | null;
+}
+
+function toDeliveryDelay(line: LineRecord): LineSummary['deliveryDelay'] {
+  if (line.deliveryDelayAt === null || line.deliveryDelayMs === null || line.deliveryDelayMaxMs === null) return null;
+  return { ewmaMs: line.deliveryDelayMs, maxMs: line.deliveryDelayMaxMs, measuredAt: line.deliveryDelayAt };
 }
 
 interface AggregateRecord {

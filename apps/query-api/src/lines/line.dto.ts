@@ -142,6 +142,17 @@ export class ReadingDto {
   status!: string | null;
 }
 
+export class DeliveryDelayDto {
+  @ApiProperty({ example: 185_000, description: "Moving average of the delay between a reading's event time and its arrival in the stream (ingest time), over the line's recent readings (about the last 20), ms." })
+  ewmaMs!: number;
+
+  @ApiProperty({ example: 241_000, description: 'The highest such delay over the last 30 to 60 minutes of the line\'s arrivals, ms.' })
+  maxMs!: number;
+
+  @ApiProperty({ format: 'date-time', description: "When it was measured: the arrival (ingest time) of the line's latest reading then." })
+  measuredAt!: string;
+}
+
 export class LineSummaryDto {
   @ApiProperty({ example: 'L07' })
   lineId!: string;
@@ -160,6 +171,14 @@ export class LineSummaryDto {
 
   @ApiProperty({ description: 'Redeliveries recognised by event id and counted once.' })
   duplicateReadings!: number;
+
+  @ApiProperty({
+    type: DeliveryDelayDto,
+    nullable: true,
+    description:
+      "How late the line's readings reach the stream (a collector or head-end uploading in bulk shows here): the figure measured latest. Null before the processor has measured one.",
+  })
+  deliveryDelay!: DeliveryDelayDto | null;
 }
 
 export class LineListDto {
@@ -210,6 +229,7 @@ export function toLineSummaryDto(line: LineSummary): LineSummaryDto {
     openAlerts: line.openAlerts.map(toAlertDto),
     lateReadings: line.lateReadings,
     duplicateReadings: line.duplicateReadings,
+    deliveryDelay: line.deliveryDelay ? { ...line.deliveryDelay, measuredAt: toIso(line.deliveryDelay.measuredAt) } : null,
   };
 }
 

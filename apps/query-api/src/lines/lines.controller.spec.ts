@@ -51,6 +51,7 @@ describe('lines endpoints', () => {
         openAlerts: [openL07Alert],
         lateReadings: 0,
         duplicateReadings: 0,
+        deliveryDelay: null,
       });
       expect(res.body.lines[1]).toMatchObject({ lineId: 'L08', latestReadingTime: '2026-11-29T05:55:00.000Z', latestWindow: null });
       expect(res.body.lines[1].openAlerts.map((a: { alertId: string; state: string }) => [a.alertId, a.state])).toEqual([['ov-L08-1', 'acknowledged']]);
@@ -66,7 +67,35 @@ describe('lines endpoints', () => {
   describe('GET /lines/:lineId', () => {
     it("returns one line's summary", async () => {
       const res = await get('/lines/L07').expect(200);
-      expect(res.body).toEqual({ lineId: 'L07', latestReadingTime: '2026-11-29T05:50:00.000Z', latestWindow: latestL07Window, openAlerts: [openL07Alert], lateReadings: 0, duplicateReadings: 0 });
+      expect(res.body).toEqual({
+        lineId: 'L07',
+        latestReadingTime: '2026-11-29T05:50:00.000Z',
+        latestWindow: latestL07Window,
+        openAlerts: [openL07Alert],
+        lateReadings: 0,
+        duplicateReadings: 0,
+        deliveryDelay: null,
+      });
+    });
+
+    it("reports the line's delivery delay measured latest, with the time of the measurement", async () => {
+      const other = await startApiTestApp();
+      try {
+        const delay = (ewmaMs: number, maxMs: number, measuredAt: number) => ({ lineId: 'L08', lateReadings: 0, duplicateReadings: 0, deliveryDelay: { ewmaMs, maxMs, measuredAt } });
+        await other.readModel.apply({ lineCounters: [delay(185_000, 241_000, NOW - 40 * MINUTE)] });
+        await other.readModel.apply({ lineCounters: [delay(1_200, 241_000, NOW - 2 * MINUTE)] });
+        await other.readModel.apply({ lineCounters: [delay(185_000, 241_000, NOW - 40 * MINUTE)] }); // a stale copy, re-applied
+        const res = await request(other.server).get('/lines/L08').expect(200);
+        expect(res.body.deliveryDelay).toEqual({ ewmaMs: 1_200, maxMs: 241_000, measuredAt: '2026-11-29T05:58:00.000Z' });
+        const listed = await request(other.server).get('/lines').expect(200);
+        expect(listed.body.lines.map((l: { lineId: string; deliveryDelay: unknown }) => [l.lineId, l.deliveryDelay])).toEqual([
+          ['L07', null],
+          ['L08', res.body.deliveryDelay],
+          ['L09', null],
+        ]);
+      } finally {
+        await other.close();
+      }
     });
 
     it('answers 404 for a line that never reported', async () => {

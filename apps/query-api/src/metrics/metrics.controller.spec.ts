@@ -18,6 +18,20 @@ describe('GET /metrics', () => {
     expect(res.text).toContain('meterstream_open_alerts{line="L07"} 1');
     expect(res.text).toMatch(/^meterstream_lines 3$/m);
     expect(res.text).toMatch(/^meterstream_dead_letters 2$/m);
+    // No delay measured on any line yet: no sample, rather than a 0 that would read as on time.
+    expect(res.text).not.toMatch(/^meterstream_delivery_delay_seconds\{/m);
+  });
+
+  it("exposes each line's latest delivery delay in seconds", async () => {
+    t = await startApiTestApp();
+    const at = Date.parse('2026-11-29T05:58:00.000Z');
+    await t.readModel.apply({ lineCounters: [{ lineId: 'L07', lateReadings: 0, duplicateReadings: 0, deliveryDelay: { ewmaMs: 185_000, maxMs: 241_500, measuredAt: at - 60_000 } }] });
+    await t.readModel.apply({ lineCounters: [{ lineId: 'L07', lateReadings: 0, duplicateReadings: 0, deliveryDelay: { ewmaMs: 180_250, maxMs: 241_500, measuredAt: at } }] });
+    const res = await request(t.server).get('/metrics').expect(200);
+    expect(res.text).toContain('meterstream_delivery_delay_seconds{line="L07"} 180.25');
+    expect(res.text).toContain('meterstream_delivery_delay_max_seconds{line="L07"} 241.5');
+    expect(res.text).toMatch(/^# TYPE meterstream_delivery_delay_seconds gauge$/m);
+    expect(res.text).not.toContain('meterstream_delivery_delay_seconds{line="L08"}');
   });
 
   it('needs the token when one is set', async () => {

@@ -202,7 +202,7 @@ describe('BulkWriter', () => {
     const line = (delta: object): WriteOperation => ({ type: 'line', index: 'ln', id: 'L1', delta: { lineId: 'L1', ...delta } });
     await writer.add([line({ latestReadingTime: 5 }), line({ lateReadings: 2 }), line({ latestReadingTime: 3, duplicateReadings: 1 })]);
     await writer.flush();
-    expect(cluster.source('ln', 'L1')).toEqual({ lineId: 'L1', latestReadingTime: 5, lateReadings: 2, duplicateReadings: 1 });
+    expect(cluster.source('ln', 'L1')).toEqual({ lineId: 'L1', latestReadingTime: 5, lateReadings: 2, duplicateReadings: 1, deliveryDelay: null });
     const writes = cluster.bulkSizes.length;
     await writer.add([line({ latestReadingTime: 4, lateReadings: 1 })]);
     await writer.flush();

@@ -3,6 +3,7 @@ import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterst
 import {
   applyLineDelta,
   combineLineDeltas,
+  lineDeltaFromCounters,
   documentId,
   foldAlertEvents,
   readingDocumentId,
@@ -118,7 +119,7 @@ describe('foldAlertEvents (the forward-only rule of SqliteReadModel)', () => {
 
 describe('line deltas', () => {
   it('create a line with zero counters and no reading time unless told', () => {
-    expect(applyLineDelta(undefined, { lineId: 'L1' })).toEqual({ lineId: 'L1', latestReadingTime: null, lateReadings: 0, duplicateReadings: 0 });
+    expect(applyLineDelta(undefined, { lineId: 'L1' })).toEqual({ lineId: 'L1', latestReadingTime: null, lateReadings: 0, duplicateReadings: 0, deliveryDelay: null });
   });
 
   it('never lower a stored value', () => {
@@ -128,8 +129,35 @@ describe('line deltas', () => {
       latestReadingTime: 500,
       lateReadings: 4,
       duplicateReadings: 10,
+      deliveryDelay: null,
     });
     expect(applyLineDelta({ ...stored, latestReadingTime: null }, { lineId: 'L1', latestReadingTime: 300 }).latestReadingTime).toBe(300);
+  });
+
+  // The same rule as SqliteReadModel's delivery-delay upsert (sqlite.spec.ts checks that side).
+  it('keep the delivery delay measured latest, not the highest, whatever the order (ties: the higher figures)', () => {
+    const early = { ewmaMs: 180_000, maxMs: 240_000, measuredAt: 1_000 };
+    const later = { ewmaMs: 2_000, maxMs: 240_000, measuredAt: 5_000 };
+    const tie = { ewmaMs: 3_000, maxMs: 240_000, measuredAt: 5_000 };
+    const stored = { lineId: 'L1', latestReadingTime: 500, lateReadings: 4, duplicateReadings: 9, deliveryDelay: later };
+    expect(applyLineDelta(stored, { lineId: 'L1', deliveryDelay: early }).deliveryDelay).toEqual(later);
+    expect(applyLineDelta(stored, { lineId: 'L1', lateReadings: 5 }).deliveryDelay).toEqual(later);
+    expect(applyLineDelta(stored, { lineId: 'L1', deliveryDelay: tie }).deliveryDelay).toEqual(tie);
+    // A document from before delivery delays (no field) takes the first one it is given.
+    const { deliveryDelay: _none, ...old } = stored;
+    expect(applyLineDelta(old, { lineId: 'L1', deliveryDelay: early }).deliveryDelay).toEqual(early);
+    for (const [x, y] of [[early, later], [later, tie], [early, tie]]) {
+      const a = { lineId: 'L1', deliveryDelay: x };
+      const b = { lineId: 'L1', lateReadings: 1, deliveryDelay: y };
+      expect(combineLineDeltas(a, b)).toEqual(combineLineDeltas(b, a));
+      expect(combineLineDeltas(a, b).deliveryDelay).toEqual(y);
+    }
+    expect(lineDeltaFromCounters({ lineId: 'L1', lateReadings: 1, duplicateReadings: 0, deliveryDelay: { ...tie, extra: 1 } as typeof tie })).toEqual({
+      lineId: 'L1',
+      lateReadings: 1,
+      duplicateReadings: 0,
+      deliveryDelay: tie,
+    });
   });
 
   it('combine by maximum, so order does not matter', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readingId, type AggregateEnvelope, type AlertEnvelope, type AlertState, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
-import type { AggregateRow, AlertRow, DeadLetterRow, LineCounters, ReadingRow } from '../read-model';
+import { isNewerDeliveryDelay, type AggregateRow, type AlertRow, type DeadLetterRow, type DeliveryDelay, type LineCounters, type ReadingRow } from '../read-model';
 
 /**
  * The documents the Elasticsearch read model stores. Each is the port's row shape as it is (so a
@@ -9,7 +9,8 @@ import type { AggregateRow, AlertRow, DeadLetterRow, LineCounters, ReadingRow } 
  * - readings, aggregates, dead letters: insert once, by id (first write wins);
  * - alerts: one document per alertId, moving only forward (higher state rank, or the same state
  *   at a later event time), the earliest raisedAt kept, the lineId of the first event kept;
- * - lines: latest reading time and counters only ever rise.
+ * - lines: latest reading time and counters only ever rise; the delivery delay is the one measured
+ *   latest (isNewerDeliveryDelay, as SQLite's upsert decides).
  */
 export type ReadingDocument = ReadingRow;
 export type AggregateDocument = AggregateRow;
@@ -22,6 +23,8 @@ export interface LineDocument {
   latestReadingTime: number | null;
   lateReadings: number;
   duplicateReadings: number;
+  /** Absent on documents written before delivery delays were measured: read as null. */
+  deliveryDelay?: DeliveryDelay | null;
 }
 
 /** An alert only moves forward: raised (0) → acknowledged (1) → cleared (2). */
@@ -131,27 +134,41 @@ export function foldAlertEvents(current: AlertDocument | undefined, events: read
 
 /**
  * What a batch says about a line, before it meets the stored document. An absent field says
- * nothing; several deltas combine by maximum, so the order they arrive in does not matter.
+ * nothing; several deltas combine by maximum (the delivery delay: the one measured latest), so
+ * the order they arrive in does not matter.
  */
 export interface LineDelta {
   lineId: string;
   latestReadingTime?: number;
   lateReadings?: number;
   duplicateReadings?: number;
+  deliveryDelay?: DeliveryDelay;
 }
 
 const maxDefined = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
 
+/** The delay measured latest of the two (either may be missing). */
+const newerDelay = (a: DeliveryDelay | null | undefined, b: DeliveryDelay | null | undefined): DeliveryDelay | undefined => {
+  if (a === null || a === undefined) return b ?? undefined;
+  return b === null || b === undefined || isNewerDeliveryDelay(a, b) ? a : b;
+};
+
 export function combineLineDeltas(a: LineDelta, b: LineDelta): LineDelta {
-  return {
+  const combined: LineDelta = {
     lineId: a.lineId,
     latestReadingTime: maxDefined(a.latestReadingTime, b.latestReadingTime),
     lateReadings: maxDefined(a.lateReadings, b.lateReadings),
     duplicateReadings: maxDefined(a.duplicateReadings, b.duplicateReadings),
   };
+  const delay = newerDelay(a.deliveryDelay, b.deliveryDelay);
+  if (delay !== undefined) combined.deliveryDelay = delay;
+  return combined;
 }
 
-/** A line document after a delta: created when missing (counters 0, no reading yet), values never lowered. */
+/**
+ * A line document after a delta: created when missing (counters 0, no reading yet, no delay),
+ * values never lowered, the delivery delay replaced only by one measured later.
+ */
 export function applyLineDelta(current: LineDocument | undefined, delta: LineDelta): LineDocument {
   if (current === undefined) {
     return {
@@ -159,6 +176,7 @@ export function applyLineDelta(current: LineDocument | undefined, delta: LineDel
       latestReadingTime: delta.latestReadingTime ?? null,
       lateReadings: delta.lateReadings ?? 0,
       duplicateReadings: delta.duplicateReadings ?? 0,
+      deliveryDelay: delta.deliveryDelay ?? null,
     };
   }
   return {
@@ -166,9 +184,13 @@ export function applyLineDelta(current: LineDocument | undefined, delta: LineDel
     latestReadingTime: maxDefined(current.latestReadingTime ?? undefined, delta.latestReadingTime) ?? null,
     lateReadings: maxDefined(current.lateReadings, delta.lateReadings)!,
     duplicateReadings: maxDefined(current.duplicateReadings, delta.duplicateReadings)!,
+    deliveryDelay: newerDelay(current.deliveryDelay, delta.deliveryDelay) ?? null,
   };
 }
 
 export function lineDeltaFromCounters(c: LineCounters): LineDelta {
-  return { lineId: c.lineId, lateReadings: c.lateReadings, duplicateReadings: c.duplicateReadings };
+  const delta: LineDelta = { lineId: c.lineId, lateReadings: c.lateReadings, duplicateReadings: c.duplicateReadings };
+  // Copied field by field: the document's mapping is strict, so nothing else may ride along.
+  if (c.deliveryDelay !== undefined) delta.deliveryDelay = { ewmaMs: c.deliveryDelay.ewmaMs, maxMs: c.deliveryDelay.maxMs, measuredAt: c.deliveryDelay.measuredAt };
+  return delta;
 }

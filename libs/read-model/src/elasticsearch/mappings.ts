@@ -91,6 +91,8 @@ const lines: estypes.MappingTypeMapping = {
     latestReadingTime: time,
     lateReadings: count,
     duplicateReadings: count,
+    // LineDocument.deliveryDelay: replaced whole by the newest measurement (documents.ts).
+    deliveryDelay: { type: 'object', properties: { ewmaMs: double, maxMs: double, measuredAt: time } },
   },
 };
 

@@ -120,15 +120,24 @@ export function manyDeadLetters(count: number, perMillisecond = 7): NonNullable<
   );
 }
 
-/** Running totals as the processor reports them; the later, lower ones are stale replays. */
+/**
+ * Running totals as the processor reports them; the later, lower ones are stale replays. Delivery
+ * delays are kept by measurement time, not by size: L01 ends with the one measured at +40 min
+ * (lower than the stale one re-applied after it), L02 with the higher of two measured at once.
+ */
 export function counterUpdates(): LineCounters[][] {
+  const delay = (ewmaMs: number, maxMs: number, minutes: number) => ({ ewmaMs, maxMs, measuredAt: FEED_START + minutes * 60_000 });
   return [
-    [{ lineId: 'L01', lateReadings: 2, duplicateReadings: 5 }],
+    [{ lineId: 'L01', lateReadings: 2, duplicateReadings: 5, deliveryDelay: delay(180_000, 240_000, 10) }],
     [
-      { lineId: 'L01', lateReadings: 1, duplicateReadings: 9 },
-      { lineId: 'L02', lateReadings: 4, duplicateReadings: 0 },
+      { lineId: 'L01', lateReadings: 1, duplicateReadings: 9, deliveryDelay: delay(2_000, 240_000, 40) },
+      { lineId: 'L02', lateReadings: 4, duplicateReadings: 0, deliveryDelay: delay(500, 900, 20) },
+      { lineId: 'L02', lateReadings: 4, duplicateReadings: 0, deliveryDelay: delay(700, 900, 20) },
     ],
     [{ lineId: 'L10', lateReadings: 3, duplicateReadings: 1 }],
-    [{ lineId: 'L02', lateReadings: 2, duplicateReadings: 0 }],
+    [
+      { lineId: 'L02', lateReadings: 2, duplicateReadings: 0 },
+      { lineId: 'L01', lateReadings: 2, duplicateReadings: 5, deliveryDelay: delay(180_000, 240_000, 10) },
+    ],
   ];
 }
