@@ -7,7 +7,7 @@ import { decodeEnvelope, STREAMS, type AggregateEnvelope } from '@meterstream/co
 import { Ingest } from '@meterstream/ingest';
 import { startEmbeddedBroker } from '@meterstream/mqtt';
 import { EmbeddedStreamLog } from '@meterstream/stream';
-import type { Workload } from './workload';
+import { closingMessages, type Workload } from './workload';
 
 const DIST = path.resolve(__dirname, '../..');
 // BENCH_PROFILE_DIR=/some/dir writes a CPU profile of every process of the run there.
@@ -107,7 +107,7 @@ export async function measureEndToEnd(
       }
     }
     const end = Date.now();
-    const inLog = log.countSync(STREAMS.readings) - workload.lines; // minus the closing readings
+    const inLog = log.countSync(STREAMS.readings) - closingMessages(workload).length; // minus the closing readings
     await log.close();
     await new Promise((resolve) => (publisher.exitCode !== null ? resolve(null) : publisher.once('exit', resolve)));
     const seconds = (end - start) / 1000;

@@ -1,4 +1,4 @@
-import { generateMessages, type SimMessage } from '@meterstream/simulator';
+import { fleetLayout, generateMessages, type SimMessage, type SimulatorOptions } from '@meterstream/simulator';
 
 /** The recorded input every benchmark phase uses: a healthy fleet, no faults, fixed seed. */
 export interface Workload {
@@ -16,19 +16,13 @@ export interface Workload {
 export const WORKLOAD_START = Date.parse('2026-01-05T00:00:00Z');
 export const INTERVAL_MS = 15_000;
 
+function simulatorOptions(w: Workload): SimulatorOptions {
+  return { seed: w.seed, lines: w.lines, metersPerLine: w.metersPerLine, intervalMs: INTERVAL_MS, start: WORKLOAD_START, durationMs: w.intervals * INTERVAL_MS, faults: 'none' };
+}
+
 /** The readings of the workload, one per message. */
 export function workloadReadings(w: Workload): SimMessage[] {
-  return [
-    ...generateMessages({
-      seed: w.seed,
-      lines: w.lines,
-      metersPerLine: w.metersPerLine,
-      intervalMs: INTERVAL_MS,
-      start: WORKLOAD_START,
-      durationMs: w.intervals * INTERVAL_MS,
-      faults: 'none',
-    }),
-  ];
+  return [...generateMessages(simulatorOptions(w))];
 }
 
 /** What the publisher sends: single readings, or per-line arrays when concentrators batch them. */
@@ -52,13 +46,14 @@ export function workloadMessages(w: Workload): { topic: string; payload: Buffer 
 }
 
 /**
- * One reading per line far past the workload's end: it moves every partition's watermark beyond
- * the last window, so every window of the workload fires (as a later reading would in production).
+ * One reading per meter far past the workload's end: every line's event time (the lower median of
+ * its meters' newest readings, so one reading from one meter would not move it) passes the last
+ * window, so every window of the workload fires (as the next readings would in production). Their
+ * own windows never fire; they are not part of the workload's count.
  */
 export function closingMessages(w: Workload): { topic: string; payload: Buffer }[] {
   const ts = WORKLOAD_START + w.intervals * INTERVAL_MS + 10 * 60_000;
-  return Array.from({ length: w.lines }, (_, i) => {
-    const lineId = `L${String(i + 1).padStart(w.lines > 99 ? 3 : 2, '0')}`;
-    return { topic: `line/${lineId}/SmartMeterData`, payload: Buffer.from(JSON.stringify({ deviceId: `bench-close-${lineId}`, ts, voltage: 120 })) };
-  });
+  return fleetLayout(simulatorOptions(w)).flatMap((line) =>
+    line.meters.map(({ deviceId }) => ({ topic: line.topic, payload: Buffer.from(JSON.stringify({ deviceId, ts, voltage: 120 })) })),
+  );
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeEnvelope, parseReading, STREAMS, type AggregateEnvelope, type Envelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { SqliteReadModel, type AggregateRow } from '@meterstream/read-model';
-import { generateMessages, runSimulator, type SimMessage, type SimulatorOptions } from '@meterstream/simulator';
+import { fleetLayout, generateMessages, runSimulator, type SimMessage, type SimulatorOptions } from '@meterstream/simulator';
 import { KafkaStreamLog } from '@meterstream/stream/kafka';
 import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '@meterstream/stream/kafka/testing';
 import { makeTempDir, waitFor } from '@meterstream/test-harness';
@@ -44,13 +44,15 @@ function validReadingIds(messages: readonly { topic: string; payload: Buffer }[]
   return ids;
 }
 
-/** One reading per line 5 minutes past the run: every line's watermark passes its last window. */
-function closingMessages(lineIds: readonly string[]): { topic: string; payload: Buffer }[] {
+/**
+ * One reading per meter 5 minutes past the run: every line's event time (the lower median of its
+ * meters' newest readings, which one extra meter could not move) passes its last window.
+ */
+function closingMessages(options: SimulatorOptions): { topic: string; payload: Buffer }[] {
   const ts = END + 5 * MINUTE;
-  return lineIds.map((lineId) => ({
-    topic: `line/${lineId}/SmartMeterData`,
-    payload: Buffer.from(JSON.stringify({ deviceId: `closer-${lineId}`, ts, voltage: 120 })),
-  }));
+  return fleetLayout(options).flatMap((line) =>
+    line.meters.map(({ deviceId }) => ({ topic: line.topic, payload: Buffer.from(JSON.stringify({ deviceId, ts, voltage: 120 })) })),
+  );
 }
 
 async function publishQos1(messages: readonly { topic: string; payload: Buffer }[], clientId: string): Promise<void> {
@@ -129,7 +131,7 @@ describe('the Kafka broker restarted while the pipeline runs on it', () => {
     const messages: SimMessage[] = [...generateMessages(options)];
     const lineIds = [...new Set(messages.map((m) => m.topic.split('/')[1]))].sort();
     const mine = new Set(lineIds);
-    const closers = closingMessages(lineIds);
+    const closers = closingMessages(options);
     const published = [...messages, ...closers];
     const want = validReadingIds(published);
     expect(lineIds).toHaveLength(5);

@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import * as path from 'node:path';
 import { decodeEnvelope, parseReading, STREAMS, type ReadingEnvelope } from '@meterstream/contracts';
-import { generateMessages, runSimulator, type FaultSpec, type SimMessage, type SimulatorOptions } from '@meterstream/simulator';
+import { fleetLayout, generateMessages, runSimulator, type FaultSpec, type SimMessage, type SimulatorOptions } from '@meterstream/simulator';
 import { EmbeddedStreamLog } from '@meterstream/stream';
 import { makeTempDir, PipelineProcesses, waitFor } from '@meterstream/test-harness';
 import { expectedAggregates } from './expected-aggregates';
@@ -41,12 +41,16 @@ function simulatorOptions(seed: number): SimulatorOptions {
   return { seed, lines: 4, metersPerLine: 10, intervalMs: 15_000, start: START, durationMs: SIM_MINUTES * MINUTE, faults };
 }
 
-/** One reading per line well past the run: every partition's watermark passes the last window. */
-async function publishClosingReadings(url: string, lineIds: string[]): Promise<void> {
+/**
+ * One reading per meter well past the run: every line's event time (the lower median of its
+ * meters' newest readings) passes the last window. (One reading from one extra meter would not
+ * move it: that is what keeps a single fast meter clock from closing a line's windows early.)
+ */
+async function publishClosingReadings(url: string, options: SimulatorOptions): Promise<void> {
   const client = await mqtt.connectAsync(url, { clientId: `closer-${Date.now()}` });
   const ts = START + (SIM_MINUTES + 5) * MINUTE;
-  for (const lineId of lineIds) {
-    await client.publishAsync(`line/${lineId}/SmartMeterData`, JSON.stringify({ deviceId: `closer-${lineId}`, ts, voltage: 120 }), { qos: 1 });
+  for (const line of fleetLayout(options)) {
+    await Promise.all(line.meters.map(({ deviceId }) => client.publishAsync(line.topic, JSON.stringify({ deviceId, ts, voltage: 120 }), { qos: 1 })));
   }
   await client.endAsync();
 }
@@ -108,7 +112,7 @@ export function describePipeline(brokerName: string, startBroker: (dataDir: stri
 
       const result = await runSimulator({ ...options, brokerUrl: broker.url, qos: 1, speed: 0 });
       expect(result.published).toBe(messages.length);
-      await publishClosingReadings(broker.url, ['L01', 'L02', 'L03', 'L04']);
+      await publishClosingReadings(broker.url, options);
 
       const expected = expectedAggregates(messages, MINUTE);
       const from = new Date(START).toISOString();

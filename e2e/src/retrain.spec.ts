@@ -41,12 +41,19 @@ function readings(options: SimulatorOptions, split = Infinity): [ReadingEnvelope
   return [before, after];
 }
 
+/**
+ * Appends as ingest would: each reading stamped with the time it reaches the log. (The simulated
+ * event times are months in the past, so the readings arrive that late: a backfill. The processor's
+ * idle rule runs on these arrival times, so they must be the same clock as its own, or it would
+ * count every line as idle since the simulated day and take all later readings for late.)
+ */
 async function append(file: string, envelopes: readonly ReadingEnvelope[]): Promise<void> {
   const log = EmbeddedStreamLog.open(file, { partitions: 8 });
   for (let i = 0; i < envelopes.length; i += 1000) {
+    const ingestTime = Date.now();
     await log.append(
       STREAMS.readings,
-      envelopes.slice(i, i + 1000).map((e) => ({ key: e.lineId, value: encodeEnvelope(e) })),
+      envelopes.slice(i, i + 1000).map((e) => ({ key: e.lineId, value: encodeEnvelope({ ...e, ingestTime }) })),
     );
   }
   await log.close();

@@ -4,7 +4,7 @@ import { closingMessages, workloadReadings, type Workload } from '../workload';
 
 /** The input of the stream-backend stage: what the bridge would append for a workload. */
 export interface BackendWorkload {
-  /** The workload's readings, then one closing reading per line (see closingMessages). */
+  /** The workload's readings, then one closing reading per meter (see closingMessages). */
   records: AppendRecord[];
   /** Readings of the workload itself (the closing ones excluded): what the windows must account for. */
   readings: number;

@@ -48,6 +48,8 @@ export function topologyOptions(config: ProcessorConfig): ProcessorOptions {
     outOfOrdernessMs: config.OUT_OF_ORDERNESS_MS,
     allowedLatenessMs: config.ALLOWED_LATENESS_MS,
     idleTimeoutMs: config.IDLE_TIMEOUT_MS,
+    lineTiming: config.LINE_TIMING,
+    clockAheadLimitMs: config.CLOCK_AHEAD_LIMIT_MS,
     voltageLow: config.VOLTAGE_LOW,
     voltageHigh: config.VOLTAGE_HIGH,
     clearAfterWindows: config.ALERT_CLEAR_WINDOWS,

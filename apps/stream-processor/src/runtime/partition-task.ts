@@ -141,11 +141,12 @@ export class PartitionTask {
       for (const record of records) deadLetters.push(decodeEnvelope<DeadLetterEnvelope>(record.value));
       if (records.length > 0) this.deadLetterPositions[deadLetterPartition] = records[records.length - 1].position;
     }
-    // Every poll, also an empty one: an idle partition's windows fire on processing time only.
-    this.topology.advanceProcessingTime(now);
-    const output = this.topology.takeOutput();
     const consumed = readings.length + deadLetters.length;
-    if (consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0) this.changed = true;
+    // Idle lines advance on the clock only once this partition is caught up (an empty poll):
+    // during a catch-up the ingest times in the data drive them, as in a replay.
+    if (readings.length === 0) this.topology.advanceProcessingTime(now);
+    const output = this.topology.takeOutput();
+    if (consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0 || (output.rejected?.length ?? 0) > 0) this.changed = true;
     return { readings, deadLetters, output, lineCounters: this.changedLineCounters(), consumed };
   }
 

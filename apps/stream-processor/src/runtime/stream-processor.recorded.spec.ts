@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { STREAMS, type ReadingEnvelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, type StreamLog, SqliteCheckpointStore } from '@meterstream/stream';
-import { seededRandom, waitFor } from '@meterstream/test-harness';
+import { seededRandom, START, waitFor } from '@meterstream/test-harness';
 import { decodeCheckpoint } from '@meterstream/processing';
 import { createStreamProcessor, type StreamProcessorDeps, type StreamProcessorTuning } from './create-stream-processor';
 import type { FlushThenCheckpointPorts } from './commit/flush-then-checkpoint';
@@ -11,12 +11,15 @@ import { FaultyCheckpointStore, FaultyStreamLog, InjectedFault } from './testing
 import { acceptedReadingIds, deduplicate, recordedFixture, runResult, type RecordedFixture, type RunResult } from './testing/recorded-run';
 import { BufferingReadModel, BufferingTimeSeries } from './testing/volatile-sinks';
 
-const START = Date.parse('2026-03-02T05:00:00Z');
 const ALL = ['0', '1', '2', '3', '4', '5', '6', '7'];
 /** Small batches and frequent checkpoints: many polls, and crashes land between checkpoints. */
 const TUNING: Partial<StreamProcessorTuning> = { maxRecordsPerPartition: 200, checkpointEveryBatches: 4, idlePollMs: 5, errorBackoffMs: 5 };
 
-/** The distributed processor as a process would build it (its own read-model and time-series buffers) over shared systems. */
+/**
+ * The processor as a process on a distributed backend would build it (its own read-model and
+ * time-series buffers) over shared systems, on the reference run's clock (recordedFixture pins it
+ * to START).
+ */
 function processor(fixture: RecordedFixture, ports: FlushThenCheckpointPorts, deps: Omit<StreamProcessorDeps, 'now'> = {}) {
   return createStreamProcessor(fixture.config, ports, { ...deps, now: () => START }, TUNING);
 }

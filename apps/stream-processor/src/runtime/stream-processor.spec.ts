@@ -109,7 +109,14 @@ describe('StreamProcessor with the flush-then-checkpoint commit', () => {
     const stats = processor.stats();
     expect(stats.lines).toBe(2);
     expect(stats.meters).toBe(3);
-    expect(Object.keys(stats.watermarks).sort()).toEqual(['0', '1']);
+    // Watermarks are per line (each line its own source), whichever partition carries it.
+    expect(Object.keys(stats.watermarks).sort()).toEqual(['L1', 'L2']);
+    // L1's two meters: the lower median of their newest readings (09:45.000 and 09:45.001), minus 10 s.
+    expect(stats.watermarks.L1).toBe(T0 + 9 * MINUTE + 45_000 - 10_000);
+    expect(stats.lineClocks?.L1).toMatchObject({ partition: '1', activeMeters: 2, deliveryDelayMs: 150 });
+    expect(stats.lineClocks?.L2).toMatchObject({ partition: '0', activeMeters: 1, deliveryDelayMs: 150 });
+    // Each partition's ingest clock: the highest ingestTime read from it.
+    expect(stats.ingestClocks).toEqual({ '0': T0 + 9 * MINUTE + 45_002 + 150, '1': T0 + 9 * MINUTE + 45_001 + 150 });
     expect(stats.openWindows).toBe(2);
     await h.close();
   });
@@ -266,21 +273,25 @@ describe('StreamProcessor with the flush-then-checkpoint commit', () => {
     await h.close();
   });
 
-  it('fires a quiet partition’s last window once the injected processing time passes the idle timeout', async () => {
+  it('fires a quiet line’s last window once the injected processing time passes the idle timeout after its last arrival', async () => {
     const h = harness(temp.dir, 'idle');
     // One line, one minute of readings: the watermark stops before the window's end.
     await h.log.append(STREAMS.readings, records([0, 15_000, 30_000, 45_000].map((dt) => readingEnvelope('L2', 'm3', T0 + dt, { voltage: 118 }))));
-    let now = T0;
+    // Processing time starts at the last reading's ingest time (45 s + 150 ms): the idle timeout
+    // counts from the line's last arrival, on the partition's ingest clock.
+    let now = T0 + 45_150;
     const processor = flushThenCheckpoint(h.ports(), options({ now: () => now, topology: { ...options().topology, idleTimeoutMs: 30_000 } }));
     await processor.join();
     await drain(processor);
+    expect(processor.stats().lineClocks?.L2).toMatchObject({ idle: false, watermark: T0 + 35_000 });
     now += 30_000;
     await processor.poll();
     expect(await streamValues(h.log, STREAMS.aggregates)).toEqual([]);
 
-    // Idle for 25 s past the timeout: the watermark (00:35) moves 25 s on, past the window end (01:00).
+    // Idle for 25 s past the timeout: the watermark (00:35) moves 25 s on, to the window end (01:00).
     now += 25_000;
     await processor.poll();
+    expect(processor.stats().lineClocks?.L2).toMatchObject({ idle: true, watermark: T0 + MINUTE });
     const [aggregate] = (await streamValues(h.log, STREAMS.aggregates)).map((v) => decodeEnvelope<AggregateEnvelope>(v));
     expect(aggregate.body).toMatchObject({ windowStart: T0, count: 4 });
     await h.close();

@@ -87,10 +87,11 @@ export interface StreamProcessorCounters {
  *   has seen. Read model and time series: exactly once (idempotent by id, flushed before the
  *   checkpoint). Kafka's transactions are not used; the port cannot express them and Kinesis
  *   has none.
- * - The one exception is processing time: a window fired by the idle timeout (a quiet partition's
- *   watermark following the wall clock) may fire at another point when a replay runs at another
- *   time. Its repeat then carries the same id and possibly other figures; id-idempotent sinks keep
- *   the first. (Installing a published voltage model is the other processing-time event; it is
+ * - The one exception is processing time: a window fired by the idle timeout of a quiet line
+ *   (its watermark following the wall clock, which happens only once its partition is caught up;
+ *   before that the ingest times in the data drive it, as in a replay) may fire at another point
+ *   when a replay runs at another time. Its repeat then carries the same id and possibly other
+ *   figures; id-idempotent sinks keep the first. (Installing a published voltage model is the other processing-time event; it is
  *   made deterministic by checkpointing right after it, see installNewerModel.)
  * - A zombie (a member that lost its partitions but has not noticed, e.g. in a long GC pause)
  *   can still append and save for them. Its outputs are the same deterministic copies, and each
@@ -187,9 +188,9 @@ export class StreamProcessor {
     return versions.length === 0 ? 0 : Math.min(...versions);
   }
 
-  /** The owned partitions' topology figures, merged (partitions and lines are disjoint). */
-  stats(): ProcessorStats {
-    const total: ProcessorStats = { openWindows: 0, trackedIds: 0, lines: 0, meters: 0, lateCounts: {}, duplicateCounts: {}, watermarks: {} };
+  /** The owned partitions' topology figures, merged (partitions and lines are disjoint): per-line watermarks and clocks, per-partition ingest clocks. */
+  stats(): Required<ProcessorStats> {
+    const total: Required<ProcessorStats> = { openWindows: 0, trackedIds: 0, lines: 0, meters: 0, lateCounts: {}, duplicateCounts: {}, watermarks: {}, lineClocks: {}, ingestClocks: {} };
     for (const task of this.tasks.values()) {
       const stats = task.stats();
       total.openWindows += stats.openWindows;
@@ -199,6 +200,8 @@ export class StreamProcessor {
       Object.assign(total.lateCounts, stats.lateCounts);
       Object.assign(total.duplicateCounts, stats.duplicateCounts);
       Object.assign(total.watermarks, stats.watermarks);
+      Object.assign(total.lineClocks, stats.lineClocks);
+      Object.assign(total.ingestClocks, stats.ingestClocks);
     }
     return total;
   }
@@ -297,10 +300,12 @@ export class StreamProcessor {
    * What a poll hands to the commit strategy. Late readings live in the late-readings stream and
    * the line's counter, nowhere else: matched by identity (the topology hands back the very
    * objects it was given), not by id, because a late redelivery must not take its accepted first
-   * delivery in the same batch out with it.
+   * delivery in the same batch out with it. So do readings rejected for a fast clock: they
+   * become dead letters (the commit strategies append them).
    */
   private effects(batches: readonly PartitionBatch[], output: ProcessorOutput, now: number): PollEffects {
-    const late = output.late.length > 0 ? new Set<ReadingEnvelope>(output.late) : undefined;
+    const rejected = output.rejected ?? [];
+    const late = output.late.length + rejected.length > 0 ? new Set<ReadingEnvelope>([...output.late, ...rejected.map((r) => r.reading)]) : undefined;
     const accepted: ReadingEnvelope[] = [];
     for (const batch of batches) for (const reading of batch.readings) if (!late?.has(reading)) accepted.push(reading);
     return {
@@ -398,11 +403,12 @@ export class StreamProcessor {
 /** The partitions' outputs back to back, in partition order: per key, emission order is kept. */
 function concatOutputs(batches: readonly PartitionBatch[]): ProcessorOutput {
   if (batches.length === 1) return batches[0].output;
-  const output: ProcessorOutput = { aggregates: [], alerts: [], late: [] };
+  const output: ProcessorOutput = { aggregates: [], alerts: [], late: [], rejected: [] };
   for (const { output: o } of batches) {
     output.aggregates.push(...o.aggregates);
     output.alerts.push(...o.alerts);
     output.late.push(...o.late);
+    output.rejected!.push(...(o.rejected ?? []));
   }
   return output;
 }

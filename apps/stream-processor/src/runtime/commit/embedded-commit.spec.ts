@@ -1,4 +1,4 @@
-import { decodeEnvelope, encodeEnvelope, readingId, STREAMS, type AggregateEnvelope, type AlertEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { decodeEnvelope, encodeEnvelope, readingId, STREAMS, type AggregateEnvelope, type AlertEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { decodeCheckpoint } from '@meterstream/processing';
 import { EmbeddedStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
@@ -44,9 +44,9 @@ interface Harness {
   runtime: (checkpoints?: SqliteCheckpointStore) => StreamProcessor;
 }
 
-function harness(dir: string, name: string, readingRetentionMs = 1e12): Harness {
+function harness(dir: string, name: string, readingRetentionMs = 1e12, partitions = 2): Harness {
   const db = openEmbeddedDatabase(path.join(dir, `${name}.db`), { synchronous: 'normal' });
-  const log = new EmbeddedStreamLog(db, { partitions: 2 });
+  const log = new EmbeddedStreamLog(db, { partitions });
   const readModel = new SqliteReadModel(db);
   return {
     db,
@@ -247,5 +247,56 @@ describe('StreamProcessor with the embedded transaction commit', () => {
     const rows = await h.readModel.deadLetters(10);
     expect(rows.map((r) => [r.id, r.reason])).toEqual([['dl:abc', 'voltage: is required']]);
     h.db.close();
+  });
+
+  describe('event time per line (lines sharing one partition)', () => {
+    const toRecords = (readings: ReadingEnvelope[]) => readings.map((r) => ({ key: r.lineId, value: encodeEnvelope(r) }));
+    const at = (r: ReadingEnvelope, ingestTime: number): ReadingEnvelope => ({ ...r, ingestTime });
+
+    it('windows a line delivered 3 minutes behind completely, next to a live line', async () => {
+      const h = harness(temp.dir, 'delays', 1e12, 1); // one partition: both lines share it
+      const records: ReadingEnvelope[] = [];
+      // Arrival order: every 15 s L1's live reading, and L2's reading of 3 minutes before.
+      for (let t = T0; t < T0 + 12 * MINUTE; t += 15_000) {
+        records.push(at(reading('L1', 'live-1', t, 120), t + 100));
+        if (t - 3 * MINUTE >= T0) records.push(at(reading('L2', 'late-1', t - 3 * MINUTE, 119), t + 200));
+      }
+      await h.log.append(STREAMS.readings, toRecords(records));
+      await drain(h.runtime());
+      const aggregates = (await readStream(h.log, STREAMS.aggregates)).map((v) => decodeEnvelope<AggregateEnvelope>(v).body);
+      const full = (lineId: string) => aggregates.filter((a) => a.lineId === lineId && a.count === 4).length;
+      expect(full('L1')).toBeGreaterThanOrEqual(10);
+      expect(full('L2')).toBeGreaterThanOrEqual(7); // every window of L2 whose readings all arrived
+      expect(aggregates.every((a) => a.count === 4)).toBe(true); // no window fired short
+      expect(await readStream(h.log, STREAMS.lateReadings)).toEqual([]);
+      // Each line's delivery delay, as the read model (GET /lines, /metrics) has it: measured at the line's last arrival.
+      const last = T0 + 12 * MINUTE - 15_000;
+      expect((await h.readModel.line('L1'))?.deliveryDelay).toEqual({ ewmaMs: 100, maxMs: 100, measuredAt: last + 100 });
+      expect((await h.readModel.line('L2'))?.deliveryDelay).toEqual({ ewmaMs: 3 * MINUTE + 200, maxMs: 3 * MINUTE + 200, measuredAt: last + 200 });
+      h.db.close();
+    });
+
+    it('dead-letters one reading of a meter 50 minutes fast, and makes nobody else late', async () => {
+      const h = harness(temp.dir, 'fast-clock', 1e12, 1);
+      const records: ReadingEnvelope[] = [];
+      for (let t = T0; t < T0 + 10 * MINUTE; t += 15_000) {
+        records.push(reading('L1', 'm1', t, 120), reading('L1', 'm2', t + 1, 119), reading('L2', 'm3', t + 2, 118));
+        if (t === T0 + 2 * MINUTE) records.push(at(reading('L1', 'fast', t + 50 * MINUTE, 121), t + 150)); // its clock is 50 min ahead
+      }
+      await h.log.append(STREAMS.readings, toRecords(records));
+      const runtime = h.runtime();
+      await drain(runtime);
+      expect(await readStream(h.log, STREAMS.lateReadings)).toEqual([]);
+      const letters = (await readStream(h.log, STREAMS.deadLetters)).map((v) => decodeEnvelope<DeadLetterEnvelope>(v));
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ lineId: 'L1', deviceId: 'fast' });
+      expect(letters[0].body.reason).toContain('clock ahead of its line');
+      expect(JSON.parse(Buffer.from(letters[0].body.payload, 'base64').toString()).deviceId).toBe('fast');
+      // Read back like any dead letter: in the read model, and not among the line's readings.
+      expect((await h.readModel.deadLetters(10)).map((d) => d.deviceId)).toEqual(['fast']);
+      const l1 = await h.readModel.readings('L1', { from: T0, to: T0 + 2 * 3_600_000 }, 1000);
+      expect(l1.some((r) => r.deviceId === 'fast')).toBe(false);
+      h.db.close();
+    });
   });
 });

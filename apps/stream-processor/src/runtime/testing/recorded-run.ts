@@ -56,7 +56,9 @@ export async function recordedFixture(): Promise<RecordedFixture> {
 
   const referenceFile = copyInput('reference');
   const db = openEmbeddedDatabase(referenceFile, { synchronous: 'normal' });
-  // The same processing-time clock as the runs compared with it.
+  // Processing time pinned at the input's start, as the runs under test pin theirs: with one
+  // clock for both, what the idle rule does once the input is caught up is the same in every run
+  // (here: nothing, the input's ingest times are all later).
   const reference = createEmbeddedStreamProcessor(config, db, { now: () => START });
   await reference.join();
   while ((await reference.poll()) > 0);
