@@ -27,7 +27,7 @@ function moduleBoundaries(extra = {}) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', '.cache/**', '.nx/**', 'reports/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', '.cache/**', '.nx/**', 'reports/**', 'deploy/cdk.out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,7 +5,7 @@ const preset = require('./jest.preset');
 
 module.exports = {
   ...preset,
-  testMatch: ['<rootDir>/{apps,libs,simulator,bench,e2e}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{apps,libs,simulator,bench,e2e}/**/*.spec.ts', '<rootDir>/deploy/src/**/*.spec.ts'],
   testPathIgnorePatterns: [...preset.testPathIgnorePatterns, '\\.engine\\.spec\\.ts$'],
   testTimeout: 60_000,
 };

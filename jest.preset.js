@@ -8,4 +8,6 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: jestModuleNameMapper(),
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // `cdk synth` stages a copy of the repository (the image's build context) under deploy/cdk.out.
+  modulePathIgnorePatterns: ['<rootDir>/deploy/cdk.out/'],
 };
