@@ -441,10 +441,18 @@ describe('ingest through Mosquitto under a fuzzed stream of valid and hostile me
     });
     const count = new Map<string, number>();
     const problems: string[] = [];
+    let rejectedByProcessor = 0;
     for (const d of letters) {
       const key = keyOf(d.body.topic, d.body.payload);
       const m = byKey.get(key);
       if (!m) continue;
+      // Downstream of ingest, the processor dead-letters a stored reading whose time is far ahead
+      // of its line's other meters (the fuzzer's times are random): ingest stored it (checked
+      // above), so it does not count against ingest here.
+      if (!m.deadLetter && d.body.reason.includes('clock ahead of its line')) {
+        rejectedByProcessor++;
+        continue;
+      }
       count.set(key, (count.get(key) ?? 0) + 1);
       if (!m.deadLetter) problems.push(`a valid message was dead-lettered (${d.body.reason}): ${describeMessage(m)}`);
       if (typeof d.body.reason !== 'string' || d.body.reason.trim() === '') problems.push(`a dead letter without a reason: ${describeMessage(m)}`);
@@ -454,6 +462,7 @@ describe('ingest through Mosquitto under a fuzzed stream of valid and hostile me
       if (n !== 1) problems.push(`${n} dead letters, not 1: ${describeMessage(m)}`);
     }
     expect(problems.slice(0, 20)).toEqual([]);
+    console.log(`fuzz ${seedNote}: ${rejectedByProcessor} stored readings later dead-lettered by the processor (clock ahead of its line)`);
     // The poison message is among them, with the bytes exactly as published.
     expect(count.get(keyOf(POISON.topic, POISON.payload.toString('base64')))).toBe(1);
 
