@@ -5,9 +5,10 @@
 // - a container running the query API (its main.js, alone or under `meterstream start`): GET the
 //   API's public liveness endpoint, /health, on this container's own port (PORT, default 3000;
 //   HOST when it names one address, else 127.0.0.1). Healthy when it answers 200 within 4 s.
-// - the ingest bridge and the stream processor listen on no HTTP port. They exit non-zero on a
-//   fatal error (an unreachable engine at start-up, a lost log), which stops the container and
-//   lets its restart policy act, so a running container is a live service: healthy.
+// - the ingest bridge and the stream processor listen on no HTTP port: healthy while the container
+//   runs. The container ends with its service (a bad setting or an unreachable engine at start-up
+//   exits 1) and its restart policy acts; a service that runs without progress is for the metrics
+//   and alarms to see, not for this check.
 // HEALTHCHECK_URL overrides the check with a URL of your choice (e.g. an API on another port).
 // Nothing here reads secrets: /health is public even when API_TOKEN is set.
 'use strict';
