@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,5 +40,36 @@ describe('replay (`meterstream replay`)', () => {
     expect(outputs(file)).toEqual(liveOutputs);
     expect(await readModelState(file)).toEqual(liveModel);
     expect(Object.keys(liveOutputs).some((k) => k.startsWith(`${STREAMS.aggregates}/`))).toBe(true);
+  });
+
+  const replay = (dataDir: string) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'replay'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' });
+
+  it('refuses while a stream processor runs on the data, naming it, and clears nothing', async () => {
+    const file = path.join(temp.dir, 'meterstream.db');
+    await recordInput(file);
+    const processor = startProcessor(temp.dir);
+    try {
+      await waitFor(() => caughtUp(file), { what: 'the live processor to finish', timeoutMs: 60_000 });
+      const before = outputs(file);
+      const refused = replay(temp.dir);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain(`held by process ${processor.pid}`);
+      expect(refused.stderr).toContain('stop it first');
+      expect(outputs(file)).toEqual(before);
+    } finally {
+      await stopGracefully(processor);
+    }
+    // Stopped, it leaves the group: now the replay runs.
+    const done = replay(temp.dir);
+    expect([done.status, done.stdout]).toEqual([0, expect.stringContaining('replay: done')]);
+  });
+
+  it('says there is no data in a data directory without any, and creates nothing', () => {
+    const empty = path.join(temp.dir, 'nothing-here');
+    const result = replay(empty);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('there is no data to replay');
+    expect(fs.existsSync(empty)).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
+import * as fs from 'node:fs';
 import { STREAMS } from '@meterstream/contracts';
 import type { Config } from '@meterstream/config';
 import { SqliteReadModel } from '@meterstream/read-model';
-import { EmbeddedStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
+import { EmbeddedGroupLease, EmbeddedStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
 import { createEmbeddedStreamProcessor, PROCESSOR_GROUP, SINGLE_CHECKPOINT_TABLE } from './runtime/create-stream-processor';
 
 const DERIVED_STREAMS = [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReadings];
@@ -14,8 +15,16 @@ const DERIVED_STREAMS = [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReading
  * processor first.
  */
 export async function rebuildDerivedState(config: Config, progress: (line: string) => void): Promise<{ records: number; seconds: number }> {
+  // Opening a database that is not there would create an empty one: say so instead, create nothing.
+  if (!fs.existsSync(config.databaseFile)) {
+    throw new Error(`there is no data to replay in ${config.dataDir}: ${config.databaseFile} does not exist (is DATA_DIR right?)`);
+  }
   const db = openEmbeddedDatabase(config.databaseFile, { synchronous: 'normal' });
+  // The processor's group lease, before anything is cleared: refused (naming the process) while a
+  // stream processor runs on this data, and no processor can start while the replay runs.
+  let lease: { release(): void } | undefined;
   try {
+    lease = new EmbeddedGroupLease(db).acquire(PROCESSOR_GROUP);
     const log = new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
     const total = log.countSync(STREAMS.readings) + log.countSync(STREAMS.deadLetters);
     db.transaction(() => {
@@ -46,6 +55,7 @@ export async function rebuildDerivedState(config: Config, progress: (line: strin
     progress(`replay: done, ${done.toLocaleString('en')} records in ${seconds.toFixed(1)} s`);
     return { records: done, seconds };
   } finally {
+    lease?.release();
     db.close();
   }
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { partitionForKey } from './partitioner';
+import { EmbeddedGroupLease } from './embedded-group-lease';
 import type { AppendRecord, GroupListener, GroupMembership, StreamLog, StreamRecord } from './stream-log';
 
 export interface EmbeddedDatabaseOptions {
@@ -172,16 +173,31 @@ export class EmbeddedStreamLog implements StreamLog {
     this.db.transaction(() => this.commitSync(group, stream, positions))();
   }
 
-  /** One machine, one member: it owns every partition for as long as it stays. */
-  async joinGroup(_group: string, stream: string, listener: GroupListener): Promise<GroupMembership> {
+  /**
+   * One machine, one member: it owns every partition for as long as it stays. Membership is a
+   * lease in the database (EmbeddedGroupLease): while another live process is a member, joining
+   * is refused with who holds it, so two processors — or a replay and a running processor — never
+   * work on the same partitions.
+   */
+  async joinGroup(group: string, stream: string, listener: GroupListener): Promise<GroupMembership> {
+    const lease = new EmbeddedGroupLease(this.db).acquire(group);
     let owned = Array.from({ length: this.partitionCount(stream) }, (_, p) => String(p));
-    await listener.assigned(owned);
+    try {
+      await listener.assigned(owned);
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
     return {
       owned: () => owned,
       leave: async () => {
         const gone = owned;
         owned = [];
-        await listener.revoked(gone);
+        try {
+          await listener.revoked(gone);
+        } finally {
+          lease.release();
+        }
       },
     };
   }

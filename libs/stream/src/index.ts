@@ -3,6 +3,7 @@
 // would load kafkajs and the AWS SDK into every service, embedded default included.
 export * from './stream-log';
 export * from './embedded';
+export * from './embedded-group-lease';
 export * from './create-stream-log';
 export * from './partitioner';
 export * from './checkpoint-store';
