@@ -1,26 +1,43 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
+import { isStartedMessage } from '@meterstream/observability';
 
 export interface ServiceSpec {
   name: string;
   script: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
-  /** Restart when it exits on its own (not for a run-to-completion job). */
+  /**
+   * A service: restarted with backoff when it crashes after it announced it started
+   * (announceStarted); when it exits before that, it could not start, and onStartFailure is told
+   * instead. False: a run-to-completion job, never restarted.
+   */
   restart: boolean;
+}
+
+/** A service that exited before it announced it started: what it printed last says why. */
+export interface StartFailure {
+  name: string;
+  exit: string;
+  lastLines: string[];
 }
 
 /**
  * Runs each service as its own Node.js process (as on ECS: one container per service), prefixes
  * its output, restarts a crashed service with backoff, and stops services one at a time in the
- * order asked, so the bridge can flush and acknowledge before the broker goes away.
+ * order asked, so the bridge can flush and acknowledge before the broker goes away. A service
+ * that cannot start (it exits before announcing it started) is not restarted: restarting cannot
+ * fix a setting or a taken port, and the rest of the pipeline would run half-alive meanwhile.
  */
 export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private readonly restarts = new Map<string, number[]>();
   private stopping = false;
 
-  constructor(private readonly print: (line: string) => void) {}
+  constructor(
+    private readonly print: (line: string) => void,
+    private readonly onStartFailure: (failure: StartFailure) => void = () => undefined,
+  ) {}
 
   start(spec: ServiceSpec): void {
     const child = spawn(process.execPath, [spec.script, ...(spec.args ?? [])], {
@@ -31,12 +48,27 @@ export class Supervisor {
     });
     this.children.set(spec.name, child);
     const label = `[${spec.name}]`.padEnd(12);
+    const lastLines: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.print(`${label} ${line}`));
+      if (!stream) continue;
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        this.print(`${label} ${line}`);
+        lastLines.push(line);
+        if (lastLines.length > 5) lastLines.shift();
+      });
     }
-    child.on('exit', (code, signal) => {
+    let started = false;
+    child.on('message', (message) => {
+      if (isStartedMessage(message)) started = true;
+    });
+    // 'close', not 'exit': its output is all read by then, so a start failure can quote its last lines.
+    child.on('close', (code, signal) => {
       if (this.children.get(spec.name) === child) this.children.delete(spec.name);
       if (this.stopping || !spec.restart) return;
+      if (!started) {
+        this.onStartFailure({ name: spec.name, exit: signal ?? `code ${code}`, lastLines: [...lastLines] });
+        return;
+      }
       const now = Date.now();
       const recent = (this.restarts.get(spec.name) ?? []).filter((t) => now - t < 60_000);
       recent.push(now);

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { exitWithParent, ServiceLogger } from '@meterstream/observability';
+import { announceStarted, exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { BridgeAppModule } from './bridge.module';
 
 /** The ingest bridge: MQTT line/+/SmartMeterData → stream "readings" (and "dead-letters"). */
@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(BridgeAppModule, { logger: new ServiceLogger('ingest-bridge'), abortOnError: false });
   app.enableShutdownHooks();
   exitWithParent();
+  announceStarted();
 }
 
 main().catch((err: Error) => {

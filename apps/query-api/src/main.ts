@@ -14,7 +14,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ApiConfig, ReadModelConfig, StreamConfig } from '@meterstream/config';
 import { apiConfig, readModelConfig, streamConfig } from '@meterstream/config/nest';
-import { exitWithParent } from '@meterstream/observability';
+import { announceStarted, exitWithParent } from '@meterstream/observability';
 import { createApiService } from './create-api-app';
 
 async function main(): Promise<void> {
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   exitWithParent();
+  announceStarted();
 }
 
 /** Where the API reads and where acknowledgements go, for the start-up line. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { exitWithParent, ServiceLogger } from '@meterstream/observability';
+import { announceStarted, exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { ProcessorAppModule } from './processor-app.module';
 
 /**
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(ProcessorAppModule, { logger, abortOnError: false });
   app.enableShutdownHooks();
   exitWithParent();
+  announceStarted();
 }
 
 main().catch((err: Error) => {

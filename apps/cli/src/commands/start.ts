@@ -73,7 +73,24 @@ export async function start(options: StartOptions): Promise<void> {
   }
 
   const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir, MQTT_USERNAME: service.username, MQTT_PASSWORD: service.password };
-  const supervisor = new Supervisor(print);
+  let shutdown: (reason: string, exitCode: number) => Promise<void> = async () => undefined;
+  const supervisor = new Supervisor(print, (failure) => {
+    const why = failure.lastLines.length > 0 ? failure.lastLines[failure.lastLines.length - 1] : `it exited (${failure.exit})`;
+    void shutdown(`The ${failure.name} could not start (${failure.exit}): ${why}\nFix that and run npm start again.`, 1);
+  });
+  let stopping = false;
+  shutdown = async (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    print(`\n${reason}`);
+    print('Stopping the simulator, then ingest (it acknowledges only what is durable), processor and API...');
+    await supervisor.stop(['simulator']);
+    await broker?.close();
+    await ingestLog?.close();
+    await supervisor.stop(['bridge', 'processor', 'api']);
+    print(exitCode === 0 ? 'stopped cleanly.' : 'stopped.');
+    process.exit(exitCode);
+  };
   supervisor.start({ name: 'processor', script: script('apps/stream-processor/src/main.js'), env, restart: true });
   supervisor.start({ name: 'api', script: script('apps/query-api/src/main.js'), env, restart: true });
   if (!broker) supervisor.start({ name: 'bridge', script: script('apps/ingest-bridge/src/main.js'), env, restart: true });
@@ -81,6 +98,8 @@ export async function start(options: StartOptions): Promise<void> {
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;
   const healthy = await waitForHealth(apiUrl, 30_000);
+  // A service that could not start is stopping everything: no banner, no simulator.
+  if (stopping) return;
 
   if (options.simulator) {
     supervisor.start({
@@ -116,20 +135,8 @@ export async function start(options: StartOptions): Promise<void> {
   print('  Ctrl-C stops everything cleanly.');
   print('');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    print(`\n${signal}: stopping the simulator, then ingest (it acknowledges only what is durable), processor and API...`);
-    await supervisor.stop(['simulator']);
-    await broker?.close();
-    await ingestLog?.close();
-    await supervisor.stop(['bridge', 'processor', 'api']);
-    print('stopped cleanly.');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 }
 
 function serviceCredentials(config: Config): { username: string; password: string } {
