@@ -50,7 +50,8 @@ export class MeterDriftDetector implements ModelDetector<MeterObservation, Meter
   }
 
   clearedMessage({ subject }: MeterObservation): string {
-    return `Meter ${subject.deviceId} on line ${subject.lineId} no longer drifting: its readings are back within ${formatVolts(this.options.driftClearV)} of the model`;
+    // The threshold as configured: formatVolts rounds to one decimal, and 0.15 would read 0.1.
+    return `Meter ${subject.deviceId} on line ${subject.lineId} no longer drifting: its readings are back within ${this.options.driftClearV} V of the model`;
   }
 
   evidence({ scored, since, eventTime, modelVersion }: MeterObservation, { level }: MeterDriftState) {
