@@ -1,5 +1,12 @@
 import type { ProcessorSnapshot } from './snapshot';
 
+/**
+ * The stream processor's consumer group, and the namespace of its checkpoints (on Kafka and
+ * Kinesis prefixed by the deployment's topic/stream prefix). Here so that tooling reading the
+ * checkpoints (retrain, tests) names it the way the processor does.
+ */
+export const PROCESSOR_GROUP = 'stream-processor';
+
 /** Bumped when the layout below changes incompatibly; an older checkpoint is then refused, not misread. */
 export const PARTITION_CHECKPOINT_VERSION = 1;
 

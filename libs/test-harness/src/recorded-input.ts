@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { decodeEnvelope, encodeEnvelope, parseReading, STREAMS, type Envelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { generateMessages } from '@meterstream/simulator';
-import { decodeCheckpoint } from '@meterstream/processing';
+import { decodeCheckpoint, PROCESSOR_GROUP } from '@meterstream/processing';
 import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 
 /**
@@ -58,7 +58,7 @@ export function startProcessor(dataDir: string): ChildProcess {
 export function caughtUp(file: string): boolean {
   const log = EmbeddedStreamLog.open(file, { partitions: 8 });
   try {
-    const saved = new SqliteCheckpointStore(log.db).loadAllSync('stream-processor');
+    const saved = new SqliteCheckpointStore(log.db).loadAllSync(PROCESSOR_GROUP);
     for (let p = 0; p < log.partitionCount(STREAMS.readings); p++) {
       const partition = String(p);
       const position = decodeCheckpoint(partition, saved.get(partition) ?? null).position;

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '@meterstream/config';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { retrain, RetrainError, runningModelFromSnapshots, type RetrainProgress, type RetrainResult } from '@meterstream/model-training';
-import { decodeCheckpoint, type VoltageModelVersion } from '@meterstream/processing';
+import { decodeCheckpoint, PROCESSOR_GROUP, type VoltageModelVersion } from '@meterstream/processing';
 import { createStreamLog, openEmbeddedDatabase, SqliteCheckpointStore } from '@meterstream/stream';
 
 export interface RetrainCommandOptions {
@@ -33,8 +33,6 @@ export interface RunningModelSource {
 }
 
 /** The stream processor's checkpoint name in the embedded database (processor.module.ts). */
-/** The embedded processor's consumer group: its checkpoints, one per `readings` partition, are saved under it. */
-const PROCESSOR_GROUP = 'stream-processor';
 const PROGRESS_EVERY_MS = 250;
 
 /**

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ProcessorConfig, StreamConfig } from '@meterstream/config';
-import { createAlertRules, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
+import { createAlertRules, PROCESSOR_GROUP, resolveProcessorOptions, type AlertRule, type ProcessorOptions } from '@meterstream/processing';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 import { EmbeddedTransactionCommit, type EmbeddedCommitPorts } from './commit/embedded-transaction-commit';
@@ -9,8 +9,7 @@ import { StreamProcessor, type StreamProcessorOptions } from './stream-processor
 
 const HOUR = 3_600_000;
 
-/** The consumer group (and checkpoint namespace) of the stream processor. */
-export const PROCESSOR_GROUP = 'stream-processor';
+export { PROCESSOR_GROUP };
 
 /** The embedded processor also reads the log's partitions and retention (it prunes the log in its transaction). */
 export type EmbeddedProcessorConfig = ProcessorConfig & Pick<StreamConfig, 'STREAM_PARTITIONS' | 'LOG_RETENTION_HOURS'>;
