@@ -65,6 +65,8 @@ describe('EmbeddedGroupLease', () => {
     const again = await log.joinGroup('stream-processor', 'readings', listener);
     expect(log.db.prepare('SELECT pid FROM group_leases WHERE group_id = ?').pluck().get('stream-processor')).toBe(process.pid);
     await again.leave();
+    // The first member still holds it: the row stays until the last hold is released.
+    expect(log.db.prepare('SELECT pid FROM group_leases WHERE group_id = ?').pluck().get('stream-processor')).toBe(process.pid);
     await first.leave();
     expect(log.db.prepare('SELECT count(*) FROM group_leases').pluck().get()).toBe(0);
 

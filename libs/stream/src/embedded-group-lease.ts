@@ -38,9 +38,12 @@ export interface GroupLeaseOptions {
  *
  * A holder is alive while it renews (every ttl/3; the timer does not keep the process alive) and,
  * on this host, while its process exists: a SIGKILLed processor's lease is free at once for its
- * restart. Re-entrant within one process (tests and replay join more than once).
+ * restart. Re-entrant within one process (tests and replay join more than once): the row is
+ * removed when the process's last hold on it is released.
  */
 export class EmbeddedGroupLease {
+  /** This process's holds per database file and group: the row goes only when the last one is released. */
+  private static readonly holds = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly select: Database.Statement;
@@ -98,13 +101,19 @@ export class EmbeddedGroupLease {
       }
     }, Math.max(1, Math.floor(this.ttlMs / 3)));
     timer.unref();
+    const key = `${this.db.name}\u0000${group}`;
+    EmbeddedGroupLease.holds.set(key, (EmbeddedGroupLease.holds.get(key) ?? 0) + 1);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
         clearInterval(timer);
-        if (this.db.open) this.remove.run(group, process.pid, os.hostname());
+        const left = (EmbeddedGroupLease.holds.get(key) ?? 1) - 1;
+        if (left > 0) EmbeddedGroupLease.holds.set(key, left);
+        else EmbeddedGroupLease.holds.delete(key);
+        // An inner hold (replay's processor inside replay's own lease) leaves the row to the outer one.
+        if (left === 0 && this.db.open) this.remove.run(group, process.pid, os.hostname());
       },
     };
   }
