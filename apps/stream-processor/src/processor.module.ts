@@ -58,7 +58,9 @@ export function describeBackends(stream: StreamConfig, readModel: ReadModelConfi
         : `the embedded log ${stream.databaseFile}`;
   const model =
     readModel.READ_MODEL_BACKEND === 'elasticsearch' ? `Elasticsearch ${readModel.ELASTICSEARCH_URL} (indices ${readModel.ELASTICSEARCH_INDEX_PREFIX}*)` : `SQLite ${readModel.databaseFile}`;
-  return `streams on ${streams}; read model ${model}; time series ${timeSeries.TIMESERIES_BACKEND}`;
+  // The embedded processor writes no time-series sink: its read model keeps the raw readings.
+  const series = stream.STREAM_BACKEND === 'embedded' ? 'raw readings in the read model' : timeSeries.TIMESERIES_BACKEND;
+  return `streams on ${streams}; read model ${model}; time series ${series}`;
 }
 
 /**
