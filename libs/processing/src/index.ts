@@ -28,7 +28,7 @@ export {
   type ProcessorOptions,
   type ResolvedProcessorOptions,
 } from './options';
-export { StreamTopology, type LineClockStats, type ProcessorOutput, type ProcessorStats, type RejectedReading } from './topology';
+export { StreamTopology, type LineClockStats, type LineFigures, type ProcessorOutput, type ProcessorStats, type RejectedReading } from './topology';
 export { PROCESSOR_SNAPSHOT_VERSION, type LineSnapshot, type ProcessorSnapshot } from './snapshot';
 export * from './partition-checkpoint';
 export { LineClock, SortedValues, type LineClockSnapshot } from './line-clock';

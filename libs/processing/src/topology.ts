@@ -32,6 +32,18 @@ export interface RejectedReading {
   reason: string;
 }
 
+/** The per-line figures a read model keeps, as lineFigures() hands them out. */
+export interface LineFigures {
+  lineId: string;
+  late: number;
+  duplicates: number;
+  /** Delivery delay (ms): rounded moving average and recent maximum; not finite before the line's first timely reading. */
+  deliveryDelayMs: number;
+  deliveryDelayMaxMs: number;
+  /** The ingest time of the line's latest reading: when the delay was measured. */
+  lastIngestTime: number;
+}
+
 /** One line's clock, for metrics and operators. */
 export interface LineClockStats {
   /** The line's watermark (epoch ms). */
@@ -312,6 +324,27 @@ export class StreamTopology {
       openWindows,
       rules,
     };
+  }
+
+  /**
+   * Per line, the late and duplicate totals and the delivery delay: what the runtime hands the
+   * read model after every poll. A cheap walk over the lines, unlike stats(), which also counts
+   * every open window and builds every line's clock figures.
+   */
+  lineFigures(): LineFigures[] {
+    const figures: LineFigures[] = [];
+    for (const line of this.lines.values()) {
+      const { clock } = line;
+      figures.push({
+        lineId: line.lineId,
+        late: line.late,
+        duplicates: line.duplicates,
+        deliveryDelayMs: Math.round(clock.deliveryDelayMs),
+        deliveryDelayMaxMs: clock.deliveryDelayMaxMs,
+        lastIngestTime: clock.lastActivityMs,
+      });
+    }
+    return figures;
   }
 
   stats(): Required<ProcessorStats> {

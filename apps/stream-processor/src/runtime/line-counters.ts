@@ -1,4 +1,4 @@
-import type { ProcessorStats } from '@meterstream/processing';
+import type { LineFigures } from '@meterstream/processing';
 import type { LineCounters } from '@meterstream/read-model';
 
 /**
@@ -7,14 +7,13 @@ import type { LineCounters } from '@meterstream/read-model';
  * moved. The delay is measured at the arrival of the line's latest reading (`lastIngestTime`): a
  * stream time, the same in a replay, by which the read model keeps the newest figure.
  */
-export function changedLineCounters(stats: Pick<ProcessorStats, 'lateCounts' | 'duplicateCounts' | 'lineClocks'>, written: Map<string, string>): LineCounters[] {
-  const { lateCounts, duplicateCounts, lineClocks = {} } = stats;
+export function changedLineCounters(lines: readonly LineFigures[], written: Map<string, string>): LineCounters[] {
   const changed: LineCounters[] = [];
-  for (const lineId of new Set([...Object.keys(lateCounts), ...Object.keys(duplicateCounts), ...Object.keys(lineClocks)])) {
-    const counters: LineCounters = { lineId, lateReadings: lateCounts[lineId] ?? 0, duplicateReadings: duplicateCounts[lineId] ?? 0 };
-    const clock = lineClocks[lineId];
-    if (clock !== undefined && Number.isFinite(clock.deliveryDelayMs) && Number.isFinite(clock.deliveryDelayMaxMs)) {
-      counters.deliveryDelay = { ewmaMs: clock.deliveryDelayMs, maxMs: clock.deliveryDelayMaxMs, measuredAt: clock.lastIngestTime };
+  for (const line of lines) {
+    const { lineId } = line;
+    const counters: LineCounters = { lineId, lateReadings: line.late, duplicateReadings: line.duplicates };
+    if (Number.isFinite(line.deliveryDelayMs) && Number.isFinite(line.deliveryDelayMaxMs)) {
+      counters.deliveryDelay = { ewmaMs: line.deliveryDelayMs, maxMs: line.deliveryDelayMaxMs, measuredAt: line.lastIngestTime };
     }
     const delay = counters.deliveryDelay;
     const key = `${counters.lateReadings}/${counters.duplicateReadings}/${delay ? `${delay.ewmaMs}/${delay.maxMs}/${delay.measuredAt}` : ''}`;

@@ -183,7 +183,7 @@ export class PartitionTask {
   }
 
   private changedLineCounters(): LineCounters[] {
-    return changedLineCounters(this.topology.stats(), this.writtenCounters);
+    return changedLineCounters(this.topology.lineFigures(), this.writtenCounters);
   }
 }
 
