@@ -1,2 +1,4 @@
 export * from './ingest';
 export * from './from-config';
+export * from './iot-rule-record';
+export * from './raw-stream-ingest';

@@ -16,6 +16,14 @@ import type { AppendRecord, StreamLog } from '@meterstream/stream';
 export interface IncomingMessage {
   topic: string;
   payload: Buffer;
+  /**
+   * When it arrived (epoch ms), if the transport recorded it: IoT Core's receive time in a topic
+   * rule's record. The contract's arrival bounds and the stored ingest time use it, so a record
+   * read again after a crash is stored exactly as the first time. Absent (MQTT): the batch's time.
+   */
+  receivedAt?: number;
+  /** Refused before the contract saw it (a raw record that is not a message at all): dead-lettered with this. */
+  rejection?: FieldError;
 }
 
 export interface IngestCounters {
@@ -93,7 +101,11 @@ export class Ingest {
     this.counters.batches++;
   }
 
-  private prepare(message: IncomingMessage, ingestTime: number): Prepared {
+  private prepare(message: IncomingMessage, batchTime: number): Prepared {
+    const ingestTime = message.receivedAt ?? batchTime;
+    if (message.rejection) {
+      return { message, readings: [], letter: toRecord(letterWithReason(asReceived(message), [message.rejection], ingestTime, null)), parsed: undefined, readingsStored: false };
+    }
     try {
       // A message holds one reading (a meter) or an array of them (a data concentrator).
       const parsed = parseMessage(message.topic, message.payload, {
@@ -160,10 +172,10 @@ export class Ingest {
     const reason = `could not be stored: ${describe(cause)}`;
     const rejections = p.parsed?.rejections ?? [];
     // Keep the contract's findings too; which elements were ingested is only true if the readings were.
-    const errors: FieldError[] = [{ field: '(store)', message: reason }, ...rejections.flatMap((r) => r.errors)];
+    const errors: FieldError[] = [{ field: '(store)', message: reason }, ...(p.message.rejection ? [p.message.rejection] : []), ...rejections.flatMap((r) => r.errors)];
     const rejectedIndexes = p.readingsStored && p.letter ? rejections.flatMap((r) => (r.batch ? [r.batch.index] : [])) : [];
     const ids = [...(p.parsed?.readings ?? []).map((r) => r.deviceId), ...rejections.map((r) => r.deviceId)];
-    const letter = letterWithReason(p.message, errors, ingestTime, ids.length === 1 ? ids[0] : null, rejectedIndexes);
+    const letter = letterWithReason(p.message, errors, p.message.receivedAt ?? ingestTime, ids.length === 1 ? ids[0] : null, rejectedIndexes);
     try {
       await this.log.append(STREAMS.deadLetters, [toRecord(letter)]);
     } catch (err) {
