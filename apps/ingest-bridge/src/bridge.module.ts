@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { IngestConfig, MqttConfig, StreamConfig } from '@meterstream/config';
-import { ingestConfig, mqttConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
+import type { IngestConfig, IngestSourceConfig, MqttConfig, StreamConfig } from '@meterstream/config';
+import { ingestConfig, ingestSourceConfig, mqttConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
 import { DurableSubscriber } from '@meterstream/mqtt';
 import { startRateReporter } from '@meterstream/observability';
 import { STREAM_LOG, StreamLogModule } from '@meterstream/service-modules';
 import type { StreamLog } from '@meterstream/stream';
 import { createIngest, Ingest } from '@meterstream/ingest';
+import { RawStreamRunner } from './raw-stream-runner';
 
 /**
  * Everything under line/, not only line/+/SmartMeterData: a message on a malformed topic
@@ -28,10 +29,13 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(mqttConfig.KEY) private readonly config: MqttConfig,
     @Inject(streamConfig.KEY) private readonly stream: StreamConfig,
+    @Inject(ingestSourceConfig.KEY) private readonly source: IngestSourceConfig,
     private readonly bridge: Ingest,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    // INGEST_SOURCE=kinesis-rule: the RawStreamRunner reads the IoT rule's raw stream instead.
+    if (this.source.INGEST_SOURCE !== 'mqtt') return;
     const url = this.config.MQTT_URL ?? `mqtt://${this.config.MQTT_HOST}:${this.config.MQTT_PORT}`;
     const subscriber = new DurableSubscriber({
       url,
@@ -81,20 +85,21 @@ function describeStreamLog(config: StreamConfig): string {
   }
 }
 
-/** The ingest over the stream log: the contract's bounds from the `ingest` namespace. */
+/** The ingest over the stream log (the contract's bounds from the `ingest` namespace) and its two inputs; INGEST_SOURCE starts one. */
 @Module({
   imports: [StreamLogModule.register()],
   providers: [
     { provide: Ingest, useFactory: (log: StreamLog, config: IngestConfig) => createIngest(log, config), inject: [STREAM_LOG, ingestConfig.KEY] },
     BridgeRunner,
+    RawStreamRunner,
   ],
 })
 export class BridgeModule {}
 
 /**
  * The ingest-bridge service: its configuration namespaces (read and validated once, global) and
- * the bridge. STREAM_BACKEND picks the log (embedded, Kafka or Kinesis); the bridge only
- * appends, through the async port.
+ * the bridge. STREAM_BACKEND picks the log (embedded, Kafka or Kinesis); INGEST_SOURCE what it
+ * reads: its MQTT subscription (BridgeRunner) or the IoT rule's raw Kinesis stream (RawStreamRunner).
  */
-@Module({ imports: [serviceConfigModule([mqttConfig, ingestConfig, streamConfig]), BridgeModule] })
+@Module({ imports: [serviceConfigModule([mqttConfig, ingestConfig, ingestSourceConfig, streamConfig]), BridgeModule] })
 export class BridgeAppModule {}

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { announceStarted, exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { BridgeAppModule } from './bridge.module';
 
-/** The ingest bridge: MQTT line/+/SmartMeterData → stream "readings" (and "dead-letters"). */
+/** The ingest bridge: MQTT line/+/SmartMeterData, or the IoT rule's raw Kinesis stream → stream "readings" (and "dead-letters"). */
 async function main(): Promise<void> {
   // abortOnError: a bad setting or an unreachable engine at start-up must reach main's catch (a message, exit 1), not abort the process.
   const app = await NestFactory.createApplicationContext(BridgeAppModule, { logger: new ServiceLogger('ingest-bridge'), abortOnError: false });

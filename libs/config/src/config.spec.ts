@@ -4,6 +4,7 @@ import {
   alertChannelsNamespace,
   apiNamespace,
   ingestNamespace,
+  ingestSourceNamespace,
   modelRegistryNamespace,
   mqttNamespace,
   processorNamespace,
@@ -69,10 +70,20 @@ describe('configuration namespaces', () => {
     expect(() => streamNamespace.load({ VOLTAGE_LOW: '130' })).not.toThrow();
   });
 
+  it("choose the bridge's input: MQTT by default, the IoT rule's raw Kinesis stream only on Kinesis, with clear messages", () => {
+    expect(ingestSourceNamespace.load({})).toEqual({ INGEST_SOURCE: 'mqtt', INGEST_RAW_STREAM: 'raw', STREAM_BACKEND: 'embedded', BRIDGE_BATCH_MAX: 2000 });
+    expect(ingestSourceNamespace.load({ INGEST_SOURCE: 'kinesis-rule', STREAM_BACKEND: 'kinesis', INGEST_RAW_STREAM: 'iot-raw' })).toMatchObject({ INGEST_SOURCE: 'kinesis-rule', INGEST_RAW_STREAM: 'iot-raw' });
+    expect(() => ingestSourceNamespace.load({ INGEST_SOURCE: 'kinesis-rule' })).toThrow('INGEST_SOURCE: INGEST_SOURCE=kinesis-rule reads the raw Kinesis stream the IoT topic rule writes: it needs STREAM_BACKEND=kinesis');
+    expect(() => ingestSourceNamespace.load({ INGEST_SOURCE: 'kinesis-rule', STREAM_BACKEND: 'kafka' })).toThrow(/needs STREAM_BACKEND=kinesis/);
+    expect(() => ingestSourceNamespace.load({ INGEST_SOURCE: 'kinesis' })).toThrow(/INGEST_SOURCE: must be mqtt \(subscribe to MQTT_URL\) or kinesis-rule/);
+    expect(() => ingestSourceNamespace.load({ INGEST_RAW_STREAM: 'raw stream' })).toThrow(/INGEST_RAW_STREAM: must be 1-100 of A-Z a-z 0-9 _ \. -/);
+    expect(() => loadConfig({ INGEST_SOURCE: 'kinesis-rule' })).toThrow(/INGEST_SOURCE: .*needs STREAM_BACKEND=kinesis/);
+  });
+
   it('agree with the flat configuration, so a flat Config serves as any namespace', () => {
     const env = { DATA_DIR: '/srv/ms', STREAM_BACKEND: 'kinesis', READ_MODEL_BACKEND: 'elasticsearch', ALERT_CHANNELS: 'mqtt,sns', SNS_TOPIC_ARN: 'arn:x', WINDOW_HOP_MS: '30000' };
     const flat = loadConfig(env);
-    const namespaces = [streamNamespace, readModelNamespace, timeSeriesNamespace, alertChannelsNamespace, mqttNamespace, ingestNamespace, processorNamespace, modelRegistryNamespace, apiNamespace];
+    const namespaces = [streamNamespace, readModelNamespace, timeSeriesNamespace, alertChannelsNamespace, mqttNamespace, ingestNamespace, ingestSourceNamespace, processorNamespace, modelRegistryNamespace, apiNamespace];
     for (const ns of namespaces) {
       const slice = ns.load(env) as Record<string, unknown>;
       for (const [key, value] of Object.entries(slice)) expect([ns.name, key, (flat as unknown as Record<string, unknown>)[key]]).toEqual([ns.name, key, value]);

@@ -50,6 +50,16 @@ export const variables = z.object({
   LOG_SYNC: z.enum(['full', 'normal']).default('full'),
   LOG_RETENTION_HOURS: num(24 * 30),
 
+  /**
+   * What the ingest bridge reads: `mqtt` (subscribe to MQTT_URL) or `kinesis-rule` (the raw
+   * Kinesis stream an AWS IoT topic rule writes, INGEST_RAW_STREAM).
+   */
+  INGEST_SOURCE: z.enum(['mqtt', 'kinesis-rule'], { error: 'must be mqtt (subscribe to MQTT_URL) or kinesis-rule (read the IoT topic rule\'s raw Kinesis stream)' }).default('mqtt'),
+  /** The raw stream the IoT rule writes, as a stream of the log: Kinesis stream `${KINESIS_STREAM_PREFIX}${INGEST_RAW_STREAM}`. */
+  INGEST_RAW_STREAM: z
+    .string()
+    .default('raw')
+    .refine((v) => /^[A-Za-z0-9_.-]{1,100}$/.test(v), 'must be 1-100 of A-Z a-z 0-9 _ . - (a Kinesis stream name, after KINESIS_STREAM_PREFIX)'),
   BRIDGE_BATCH_MAX: int(2000, 1),
   BRIDGE_MAX_INFLIGHT: int(20000, 1),
   MAX_CLOCK_SKEW_MS: int(60 * 60 * 1000),
@@ -166,6 +176,12 @@ export const crossChecks: readonly Check[] = [
     message: 'PROCESSOR_INSTANCE is 0-based and must be below PROCESSOR_INSTANCES',
     path: 'PROCESSOR_INSTANCE',
     needs: ['PROCESSOR_INSTANCE', 'PROCESSOR_INSTANCES'],
+  },
+  {
+    test: (c) => c.INGEST_SOURCE !== 'kinesis-rule' || c.STREAM_BACKEND === 'kinesis',
+    message: 'INGEST_SOURCE=kinesis-rule reads the raw Kinesis stream the IoT topic rule writes: it needs STREAM_BACKEND=kinesis (with KINESIS_STREAM_PREFIX and AWS_REGION)',
+    path: 'INGEST_SOURCE',
+    needs: ['INGEST_SOURCE', 'STREAM_BACKEND'],
   },
   { test: (c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: 'VOLTAGE_LOW', needs: ['VOLTAGE_LOW', 'VOLTAGE_HIGH'] },
   {

@@ -94,6 +94,14 @@ export type MqttConfig = ReturnType<typeof mqttNamespace.load>;
 export const ingestNamespace = namespace('ingest', ['MAX_CLOCK_SKEW_MS', 'EARLIEST_EVENT_TIME', 'MAX_PAYLOAD_BYTES', 'MAX_PAYLOAD_DEPTH']);
 export type IngestConfig = ReturnType<typeof ingestNamespace.load>;
 
+/**
+ * What the ingest bridge reads (INGEST_SOURCE): its MQTT subscription (the `mqtt` namespace) or
+ * the raw Kinesis stream an AWS IoT topic rule writes (INGEST_RAW_STREAM on STREAM_BACKEND=kinesis),
+ * read in batches of BRIDGE_BATCH_MAX records.
+ */
+export const ingestSourceNamespace = namespace('ingestSource', ['INGEST_SOURCE', 'INGEST_RAW_STREAM', 'STREAM_BACKEND', 'BRIDGE_BATCH_MAX']);
+export type IngestSourceConfig = ReturnType<typeof ingestSourceNamespace.load>;
+
 /** The stream processor's topology, rules and retention. */
 export const processorNamespace = namespace('processor', [
   'WINDOW_SIZE_MS',

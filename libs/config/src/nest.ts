@@ -4,6 +4,7 @@ import {
   alertChannelsNamespace,
   apiNamespace,
   ingestNamespace,
+  ingestSourceNamespace,
   modelRegistryNamespace,
   mqttNamespace,
   processorNamespace,
@@ -27,6 +28,7 @@ export const timeSeriesConfig = register(timeSeriesNamespace);
 export const alertChannelsConfig = register(alertChannelsNamespace);
 export const mqttConfig = register(mqttNamespace);
 export const ingestConfig = register(ingestNamespace);
+export const ingestSourceConfig = register(ingestSourceNamespace);
 export const processorConfig = register(processorNamespace);
 export const modelRegistryConfig = register(modelRegistryNamespace);
 export const apiConfig = register(apiNamespace);
