@@ -26,9 +26,9 @@ export interface IotIngestProps {
  * can subscribe for a whole fleet: fan-in happens here). What the rule cannot write goes to an
  * SQS error queue, so nothing is lost silently.
  *
- * NOT YET READ BY THE APP: the ingest bridge subscribes to an MQTT broker (MQTT_URL); reading the
- * `raw` stream into `readings` is another open issue. Until then records wait in `raw` for its
- * retention period.
+ * The ingest bridge reads `raw` with INGEST_SOURCE=kinesis-rule (libs/ingest iot-rule-record.ts
+ * decodes exactly what this SQL writes) on the Kinesis backend; with Kafka, or with an MQTT broker
+ * of its own (-c mqttUrl), records wait in `raw` for its retention period.
  */
 export class IotIngest extends Construct {
   readonly rule: iot.CfnTopicRule;

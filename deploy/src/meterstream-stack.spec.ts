@@ -163,6 +163,10 @@ describe('services', () => {
       PROCESSOR_INSTANCES: '1',
     });
     expect(envOf(api.container)).toMatchObject({ HOST: '0.0.0.0', PORT: '3000', STREAM_BACKEND: 'kinesis', READ_MODEL_BACKEND: 'elasticsearch' });
+    // No broker given: the bridge reads the IoT rule's raw stream, as one task (its positions live in the task).
+    expect(envOf(bridge.container)).toMatchObject({ STREAM_BACKEND: 'kinesis', INGEST_SOURCE: 'kinesis-rule', INGEST_RAW_STREAM: 'raw' });
+    expect(envOf(bridge.container)).not.toHaveProperty('MQTT_URL');
+    template.hasResourceProperties('AWS::ECS::Service', { TaskDefinition: { Ref: bridge.logicalId }, DesiredCount: 1 });
   });
 
   it('injects the API token and credentials as ECS secrets, never as plain environment', () => {
@@ -177,8 +181,10 @@ describe('services', () => {
   });
 
   it('gives each task role exactly what its service calls', () => {
-    expect(actionsOf(bridge.taskRoleId)).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:PutRecords']);
+    // Without a broker (no -c mqttUrl), the bridge reads the IoT rule's raw stream.
+    expect(actionsOf(bridge.taskRoleId)).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards', 'kinesis:PutRecords']);
     expect(resourcesOf(bridge.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('readings'), streamArn('dead-letters')]);
+    expect(resourcesOf(bridge.taskRoleId, 'kinesis:GetRecords')).toEqual([streamArn('raw')]);
 
     expect(actionsOf(processor.taskRoleId)).toEqual([
       'kinesis:DescribeStreamSummary',

@@ -33,7 +33,7 @@ import type { Settings } from './settings';
 
 /** The port streams the services use (libs/contracts STREAMS; the spec checks they agree). */
 export const APP_STREAMS = ['readings', 'dead-letters', 'aggregates', 'alerts', 'late-readings'] as const;
-/** What the IoT topic rule writes: the stream nothing in the app reads yet (see IotIngest). */
+/** What the IoT topic rule writes; on Kinesis the ingest bridge reads it (INGEST_SOURCE=kinesis-rule, INGEST_RAW_STREAM). */
 export const RAW_STREAM = 'raw';
 export const API_PORT = 3000;
 /** The query API's liveness route (apps/query-api/src/health/health.controller.ts), public even with API_TOKEN. */
@@ -109,7 +109,7 @@ export class MeterstreamStack extends Stack {
         encryption: kinesis.StreamEncryption.MANAGED,
         retentionPeriod: Duration.hours(24),
       });
-    // The IoT topic rule writes here in both stream modes; nothing reads it yet (see IotIngest).
+    // The IoT topic rule writes here in both stream modes; on Kinesis the ingest bridge reads it.
     const rawStream = newStream(RAW_STREAM);
     const streams = new Map<string, kinesis.Stream>();
     if (s.streamBackend === 'kinesis') {
@@ -127,6 +127,7 @@ export class MeterstreamStack extends Stack {
       new CfnOutput(this, 'LeaseTableName', { value: leases.tableName, description: 'Provisioned for the Kinesis lease store; not used by the app yet' });
     }
     const stream = (name: string) => {
+      if (name === RAW_STREAM) return rawStream;
       const found = streams.get(name);
       if (!found) throw new Error(`no Kinesis stream ${name}`);
       return found;
@@ -289,6 +290,8 @@ export class MeterstreamStack extends Stack {
         );
       };
       append(bridgeRole, 'readings', 'dead-letters');
+      // Without a broker of its own, the bridge reads the IoT rule's raw stream (see bridgeEnv).
+      if (!s.mqttUrl) read(bridgeRole, RAW_STREAM);
       read(processorRole, 'readings', 'dead-letters', 'alerts');
       append(processorRole, 'aggregates', 'alerts', 'late-readings');
       append(apiRole, 'alerts');
@@ -353,9 +356,17 @@ export class MeterstreamStack extends Stack {
       bridgeSecrets.MQTT_USERNAME = ecs.Secret.fromSecretsManager(mqttSecret, 'username');
       bridgeSecrets.MQTT_PASSWORD = ecs.Secret.fromSecretsManager(mqttSecret, 'password');
     }
-    // Without a broker there is nothing for the bridge to subscribe to (it does not read the IoT
-    // rule's raw stream yet), so it runs no task until -c mqttUrl=… is given.
-    const bridgeCount = s.mqttUrl ? s.bridgeCount : 0;
+    // On Kinesis without -c mqttUrl the bridge reads the IoT rule's raw stream (AWS IoT Core allows
+    // 100 publishes/s per connection, so no subscriber can take a fleet; the rule fans in). It keeps
+    // its raw-stream positions in its task's DATA_DIR, so it runs as one task there (README). On
+    // Kafka the raw stream cannot be read (INGEST_SOURCE=kinesis-rule needs STREAM_BACKEND=kinesis):
+    // there the bridge runs only with a broker to subscribe to.
+    const readsRawStream = s.streamBackend === 'kinesis' && !s.mqttUrl;
+    if (readsRawStream) {
+      bridgeEnv.INGEST_SOURCE = 'kinesis-rule';
+      bridgeEnv.INGEST_RAW_STREAM = RAW_STREAM;
+    }
+    const bridgeCount = readsRawStream ? Math.min(1, s.bridgeCount) : s.mqttUrl ? s.bridgeCount : 0;
     const bridge = service('bridge', {
       cpu: s.bridgeCpu,
       memory: s.bridgeMemory,
@@ -548,7 +559,10 @@ export class MeterstreamStack extends Stack {
     }
 
     new CfnOutput(this, 'AlertTopicArn', { value: alertTopic.topicArn });
-    new CfnOutput(this, 'RawStreamName', { value: rawStream.streamName, description: 'Where the IoT rule writes; not read by the app yet' });
+    new CfnOutput(this, 'RawStreamName', {
+      value: rawStream.streamName,
+      description: readsRawStream ? 'Where the IoT rule writes; the ingest bridge reads it' : 'Where the IoT rule writes; not read with Kafka or an MQTT broker',
+    });
     new CfnOutput(this, 'MeterPolicyName', { value: iotIngest.meterPolicy.ref, description: 'Attach to each meter certificate' });
     new CfnOutput(this, 'RuleErrorQueueUrl', { value: iotIngest.errorQueue.queueUrl });
   }

@@ -30,7 +30,7 @@ export interface Settings {
   openSearchVolumeGb: number;
   /** `timestream` (the stack creates the database and table) or `none` (TIMESERIES_BACKEND=none). */
   timeseries: 'timestream' | 'none';
-  /** MQTT_URL of the broker the ingest bridge subscribes to (see README: the bridge does not read the IoT rule's raw stream yet). */
+  /** MQTT_URL of a broker the ingest bridge subscribes to instead of reading the IoT rule's raw stream (which it does on Kinesis without one). */
   mqttUrl?: string;
   /** With mqttUrl: a secret with JSON keys `username` and `password` (MQTT_USERNAME / MQTT_PASSWORD). */
   mqttSecretArn?: string;
