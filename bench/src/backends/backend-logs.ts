@@ -98,8 +98,8 @@ export async function assertReachable(kind: BackendKind): Promise<void> {
   }
 }
 
-/** Opens `kind` with a fresh scratch folder and unique topic/stream names. */
-export function openBackend(kind: BackendKind, warn: (message: string) => void): BackendUnderTest {
+/** Opens `kind` with a fresh scratch folder and unique topic/stream names; `extraStreams` (Kinesis: the raw stream) are removed with it too. */
+export function openBackend(kind: BackendKind, warn: (message: string) => void, extraStreams: readonly string[] = []): BackendUnderTest {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `meterstream-bench-${kind}-`));
   const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
@@ -147,7 +147,7 @@ export function openBackend(kind: BackendKind, warn: (message: string) => void):
       dir,
       dispose: async () => {
         await log.close();
-        await deleteKinesisStreams(Object.values(STREAMS).map((s) => `${prefix}${s}`), warn);
+        await deleteKinesisStreams([...Object.values(STREAMS), ...extraStreams].map((s) => `${prefix}${s}`), warn);
         removeDir();
       },
     };

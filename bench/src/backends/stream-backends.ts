@@ -3,6 +3,7 @@ import { ratiosToEmbedded, type BackendKind, type PhaseRates } from '../bench-op
 import type { Workload } from '../workload';
 import { assertReachable, openBackend } from './backend-logs';
 import { backendWorkload } from './backend-workload';
+import { measureIngestSources, type IngestSourcesResult } from './ingest-sources';
 import { measureBackend, type BackendResult } from './measure-backend';
 
 /** Stage 6 of the bench, as it appears in the JSON under `backends`. */
@@ -11,6 +12,8 @@ export type StreamBackendsResult = Partial<Record<BackendKind, BackendResult>> &
   workload: { readings: number; records: number; lines: number; meters: number; appendBatch: number };
   /** Each other backend's produce / consume / end-to-end rate divided by the embedded log's. */
   ratioToEmbedded: Partial<Record<BackendKind, PhaseRates>>;
+  /** With kinesis: the bridge's MQTT input and its IoT-rule raw-stream input into Kinesis, side by side. */
+  ingestSources?: IngestSourcesResult;
 };
 
 /** Fails with the script that starts the engines when one of `kinds` does not answer. */
@@ -37,6 +40,11 @@ export async function measureStreamBackends(kinds: readonly BackendKind[], workl
       await backend.dispose();
     }
   }
+  let ingestSources: IngestSourcesResult | undefined;
+  if (kinds.includes('kinesis')) {
+    progress('ingest sources on kinesis: MQTT vs the IoT rule raw stream');
+    ingestSources = await measureIngestSources({ ...workload, readingsPerMessage: 1 }, progress);
+  }
   const rates = (r: BackendResult): PhaseRates => ({ produce: r.produce.readingsPerSec, consume: r.consume.readingsPerSec, endToEnd: r.endToEnd.readingsPerSec });
   const others: Partial<Record<BackendKind, PhaseRates>> = {};
   for (const [kind, r] of Object.entries(measured) as [BackendKind, BackendResult][]) if (kind !== 'embedded') others[kind] = rates(r);
@@ -54,6 +62,7 @@ export async function measureStreamBackends(kinds: readonly BackendKind[], workl
     },
     ...measured,
     ratioToEmbedded: measured.embedded ? ratiosToEmbedded(rates(measured.embedded), others) : {},
+    ingestSources,
   };
   return result;
 }
