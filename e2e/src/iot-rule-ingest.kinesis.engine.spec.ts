@@ -27,6 +27,7 @@ import { fleetLayout, generateMessages, type SimulatorOptions } from '@meterstre
 import { KinesisStreamLog } from '@meterstream/stream/kinesis';
 import { envelopesInLog, killProcessesWithEnv, makeTempDir, PipelineProcesses, waitFor } from '@meterstream/test-harness';
 import { mosquitto, MOSQUITTO_URL } from './mosquitto';
+import type { AggregateDto } from './pipeline-suite';
 
 const KINESIS_ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
 const REGION = 'us-east-1';
@@ -163,14 +164,6 @@ function distinct<T extends Envelope>(envelopes: readonly T[], view: (e: T) => s
 
 const sorted = (m: Map<string, string>) => [...m.values()].sort();
 
-interface WindowDto {
-  lineId: string;
-  windowStart: string;
-  count: number;
-  meters: number;
-  voltage: { min: number; max: number; mean: number; stddev: number; p5: number | null; p95: number | null };
-  energyKwh: number | null;
-}
 interface DeadLetterDto {
   topic: string;
   payloadBase64: string;
@@ -380,12 +373,12 @@ describe('IoT rule → raw Kinesis stream → ingest bridge, against the MQTT pa
     const windowsOf = async (pipeline: PipelineProcesses, lineId: string) =>
       waitFor(
         async () => {
-          const body = await pipeline.get<{ windows: WindowDto[] }>(`/lines/${lineId}/aggregates?from=${from}&to=${to}`);
+          const body = await pipeline.get<{ windows: AggregateDto[] }>(`/lines/${lineId}/aggregates?from=${from}&to=${to}`);
           return body.windows.length === SIM_MINUTES ? body.windows : undefined;
         },
         { what: `${SIM_MINUTES} windows of ${lineId}`, timeoutMs: 180_000, intervalMs: 1_000 },
       );
-    const shape = (w: WindowDto) => ({ windowStart: w.windowStart, count: w.count, meters: w.meters, voltage: w.voltage, energyKwh: w.energyKwh });
+    const shape = (w: AggregateDto) => ({ windowStart: w.windowStart, count: w.count, meters: w.meters, voltage: w.voltage, energyKwh: w.energyKwh });
     for (const lineId of LINES) {
       const [viaMqtt, viaRule] = await Promise.all([windowsOf(mqttPipeline, lineId), windowsOf(rulePipeline, lineId)]);
       expect([lineId, viaRule.map(shape)]).toEqual([lineId, viaMqtt.map(shape)]);

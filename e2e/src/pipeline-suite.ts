@@ -10,7 +10,8 @@ const START = Date.parse('2026-03-02T17:00:00Z');
 const MINUTE = 60_000;
 const SIM_MINUTES = 20;
 
-interface AggregateDto {
+/** A window as GET /lines/{id}/aggregates answers it (the fields the e2e suites compare). */
+export interface AggregateDto {
   lineId: string;
   windowStart: string;
   count: number;
