@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { IngestConfig, IngestSourceConfig, MqttConfig, StreamConfig } from '@meterstream/config';
+import { mqttTlsOptions, type IngestConfig, type IngestSourceConfig, type MqttConfig, type MqttTlsOptions, type StreamConfig } from '@meterstream/config';
 import { ingestConfig, ingestSourceConfig, mqttConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
 import { DurableSubscriber } from '@meterstream/mqtt';
 import { startRateReporter } from '@meterstream/observability';
@@ -14,6 +15,15 @@ import { RawStreamRunner } from './raw-stream-runner';
  * of being acknowledged by the broker and dropped for want of a subscriber.
  */
 export const INGEST_TOPIC_FILTER = 'line/#';
+
+/** What to change when the broker refused a certificate (the subscriber's message says which side and why). */
+export function certificateHint(message: string, tls: MqttTlsOptions | undefined): string {
+  if (message.includes("broker's certificate is not trusted")) return 'set MQTT_CA_FILE (or MQTT_CA_PEM) to the CA certificate that signed the broker’s certificate';
+  if (!message.includes('client certificate')) return '';
+  if (!tls?.cert) return 'set MQTT_CERT_FILE and MQTT_KEY_FILE (or MQTT_CERT_PEM and MQTT_KEY_PEM) to a client certificate the broker accepts';
+  const cert = new X509Certificate(tls.cert);
+  return `the client certificate (MQTT_CERT_FILE or MQTT_CERT_PEM) is "${cert.subject.replace(/\n/g, ', ')}" issued by "${cert.issuer.replace(/\n/g, ', ')}", valid ${cert.validFrom} to ${cert.validTo}: give one the broker accepts`;
+}
 
 /**
  * Wires the MQTT subscription to the bridge logic and owns the subscription's lifecycle. Stops in
@@ -37,12 +47,15 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
     // INGEST_SOURCE=kinesis-rule: the RawStreamRunner reads the IoT rule's raw stream instead.
     if (this.source.INGEST_SOURCE !== 'mqtt') return;
     const url = this.config.MQTT_URL ?? `mqtt://${this.config.MQTT_HOST}:${this.config.MQTT_PORT}`;
+    const topic = INGEST_TOPIC_FILTER;
+    const tls = mqttTlsOptions(this.config);
     const subscriber = new DurableSubscriber({
       url,
       clientId: this.config.MQTT_CLIENT_ID,
-      topics: [INGEST_TOPIC_FILTER],
+      topics: [topic],
       username: this.config.MQTT_USERNAME,
       password: this.config.MQTT_PASSWORD,
+      tls,
       maxBatch: this.config.BRIDGE_BATCH_MAX,
       maxInFlight: this.config.BRIDGE_MAX_INFLIGHT,
       handleBatch: (messages) => this.bridge.ingest(messages),
@@ -51,11 +64,24 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
     subscriber.on('batch-error', (err: Error) => this.logger.error(`the stream could not take the batch; it stays unacknowledged and is retried: ${err.message}`));
     subscriber.on('disconnect', () => this.logger.warn(`disconnected from ${url}; reconnecting`));
     subscriber.on('connect', ({ sessionPresent }: { sessionPresent: boolean }) =>
-      this.logger.log(`connected to ${url} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${INGEST_TOPIC_FILTER}`),
+      this.logger.log(`connected to ${url} as ${this.config.MQTT_CLIENT_ID} (${sessionPresent ? 'resumed session' : 'new session'}), subscribed to ${topic}`),
     );
+    const explained = (err: Error) => {
+      const hint = certificateHint(err.message, tls);
+      return hint ? `${err.message}; ${hint}` : err.message;
+    };
+    // A refusal after start (credentials revoked, a certificate expired while running): say so and
+    // exit 1 through the normal shutdown, for the supervisor to restart, rather than idle unsubscribed.
+    subscriber.on('fatal', (err: Error) => {
+      this.logger.error(`${explained(err)}; stopping`);
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    });
     this.subscriber = subscriber;
     this.logger.log(`appending to ${describeStreamLog(this.stream)}`);
-    await subscriber.start();
+    await subscriber.start().catch((err: Error) => {
+      throw new Error(explained(err));
+    });
     this.stopReporter = startRateReporter(
       'ingest',
       () => ({ readings: this.bridge.counters.readings, deadLetters: this.bridge.counters.deadLetters, inFlight: subscriber.inFlight }),

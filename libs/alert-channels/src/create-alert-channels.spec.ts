@@ -1,6 +1,8 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { loadConfig } from '@meterstream/config';
 import { startEmbeddedBroker } from '@meterstream/mqtt';
-import { waitFor } from '@meterstream/test-harness';
+import { issueCertificate, waitFor } from '@meterstream/test-harness';
 import mqtt from 'mqtt';
 import type { AlertChannel } from './alert-channel';
 import { createAlertChannels, parseAlertChannelNames } from './create-alert-channels';
@@ -79,6 +81,33 @@ describe('createAlertChannels', () => {
     } finally {
       await bridge.endAsync(true);
       await broker.close();
+    }
+  });
+
+  it('connects the MQTT channel over mutual TLS from the PEM variables (MQTT_CA_PEM, MQTT_CERT_PEM, MQTT_KEY_PEM)', async () => {
+    const ca = issueCertificate({ commonName: 'test CA', isCa: true });
+    const server = issueCertificate({ commonName: 'broker', issuer: ca, ip: ['127.0.0.1'] });
+    const client = issueCertificate({ commonName: 'processor', issuer: ca });
+    const { createBroker } = await import('aedes');
+    const aedes = createBroker();
+    // Requires a client certificate from the CA: the channel gets in only with the configured one.
+    const broker = tls.createServer({ ca: ca.cert, cert: server.cert, key: server.key, requestCert: true, rejectUnauthorized: true }, aedes.handle as (socket: net.Socket) => void);
+    await new Promise<void>((resolve) => broker.listen(0, '127.0.0.1', resolve));
+    const url = `mqtts://127.0.0.1:${(broker.address() as net.AddressInfo).port}`;
+    const subscriber = await mqtt.connectAsync(url, { ca: ca.cert, cert: client.cert, key: client.key, clientId: 'alerts-tls-subscriber' });
+    try {
+      const received: string[] = [];
+      subscriber.on('message', (topic) => received.push(topic));
+      await subscriber.subscribeAsync('alerts/line/+', { qos: 1 });
+      const [channel] = create({ ALERT_CHANNELS: 'mqtt', MQTT_URL: url, MQTT_CA_PEM: ca.cert, MQTT_CERT_PEM: client.cert, MQTT_KEY_PEM: client.key });
+      await channel.deliver(alertFixture('L09', 1));
+      await waitFor(() => received.length === 1, { what: 'the alert over mutual TLS' });
+      expect(received).toEqual(['alerts/line/L09']);
+    } finally {
+      await subscriber.endAsync(true);
+      for (const channel of opened.splice(0)) await channel.close();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
     }
   });
 });

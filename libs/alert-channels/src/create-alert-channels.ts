@@ -1,4 +1,4 @@
-import type { AlertChannelsConfig, SnsConfig } from '@meterstream/config';
+import { mqttTlsOptions, type AlertChannelsConfig, type SnsConfig } from '@meterstream/config';
 import type { AlertChannel } from './alert-channel';
 import type { Clock } from './clock';
 import { MqttAlertChannel } from './mqtt';
@@ -67,6 +67,7 @@ function build(name: AlertChannelName, config: AlertChannelsConfig, options: Cre
         clientId: options.mqttClientId ?? `${config.MQTT_CLIENT_ID}-alerts`,
         username: config.MQTT_USERNAME,
         password: config.MQTT_PASSWORD,
+        tls: mqttTlsOptions(config),
       });
     case 'webhook':
       return new WebhookAlertChannel({ url: config.ALERT_WEBHOOK_URL!, secret: config.ALERT_WEBHOOK_SECRET, timeoutMs: options.webhookTimeoutMs, clock: options.clock });

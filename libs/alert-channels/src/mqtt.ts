@@ -21,6 +21,8 @@ export interface MqttAlertChannelOptions {
   clientId: string;
   username?: string;
   password?: string;
+  /** PEM text for mqtts: the broker's CA; the client certificate and key for mutual TLS (MQTT_CA_*, MQTT_CERT_*, MQTT_KEY_*). */
+  tls?: { ca?: string; cert?: string; key?: string };
   /** Default 'mqtt'. */
   name?: string;
   /** A delivery that is not acknowledged (PUBACK) within this long fails, retryably. Default 10 s. */
@@ -54,6 +56,7 @@ export class MqttAlertChannel implements AlertChannel {
       clientId: options.clientId,
       username: options.username,
       password: options.password,
+      ...options.tls,
       clean: true,
       reconnectPeriod: options.reconnectPeriodMs ?? 1000,
       connectTimeout: this.publishTimeoutMs,

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { z } from 'zod';
+import { certificateMatchesKey, MQTT_TLS_ITEMS, mqttTlsOptions, normalisePem, pemProblem, readPemFile, type MqttTlsItem } from './mqtt-tls';
 
 /**
  * All settings come from environment variables (12-factor), validated once at start-up with a
@@ -11,6 +12,28 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+/** A PEM file of `item` (MQTT_*_FILE): checked readable and well-formed at start-up, naming the path. */
+const pemFile = (item: MqttTlsItem) =>
+  optionalString.superRefine((file, ctx) => {
+    if (file === undefined) return;
+    let text: string;
+    try {
+      text = readPemFile(file);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return;
+    }
+    const problem = pemProblem(item, text);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${path.resolve(file)} ${problem}: it must hold ${MQTT_TLS_ITEMS[item].what}` });
+  });
+/** The PEM text of `item` itself (MQTT_*_PEM), as a secrets manager hands it over. */
+const pemText = (item: MqttTlsItem) =>
+  optionalString.superRefine((text, ctx) => {
+    if (text === undefined) return;
+    const problem = pemProblem(item, normalisePem(text));
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: it must hold ${MQTT_TLS_ITEMS[item].what}` });
+  });
 
 const lineTimingRules = z.array(
   z
@@ -45,6 +68,16 @@ export const variables = z.object({
   MQTT_DEVICE_USERNAME: optionalString,
   MQTT_DEVICE_PASSWORD: optionalString,
   MQTT_CLIENT_ID: z.string().default('meterstream-ingest-bridge'),
+  /**
+   * TLS to an external broker (mqtts://): the CA that signed its certificate, and for mutual TLS
+   * the client certificate and key, each as a PEM file or as the PEM text (secrets managers), not both.
+   */
+  MQTT_CA_FILE: pemFile('ca'),
+  MQTT_CERT_FILE: pemFile('cert'),
+  MQTT_KEY_FILE: pemFile('key'),
+  MQTT_CA_PEM: pemText('ca'),
+  MQTT_CERT_PEM: pemText('cert'),
+  MQTT_KEY_PEM: pemText('key'),
 
   STREAM_PARTITIONS: int(8, 1),
   LOG_SYNC: z.enum(['full', 'normal']).default('full'),
@@ -169,8 +202,52 @@ export const variables = z.object({
 type Variables = z.infer<typeof variables>;
 type Check = { test: (c: Variables) => boolean; message: string; path: keyof Variables; needs: readonly (keyof Variables)[] };
 
+const TLS_VARIABLES = Object.values(MQTT_TLS_ITEMS).flatMap((i) => [i.file, i.pem]);
+const hasClientCertificate = (c: Variables) => Boolean(c.MQTT_CERT_FILE || c.MQTT_CERT_PEM);
+const hasClientKey = (c: Variables) => Boolean(c.MQTT_KEY_FILE || c.MQTT_KEY_PEM);
+
+/** The rules between the MQTT TLS variables (each one's own content is checked on the variable). */
+const mqttTlsChecks: Check[] = [
+  ...Object.values(MQTT_TLS_ITEMS).map(
+    (i): Check => ({
+      test: (c) => !(c[i.file] && c[i.pem]),
+      message: `${i.file} and ${i.pem} are both set: give ${i.what} once, as a file or as PEM text`,
+      path: i.pem,
+      needs: [i.file, i.pem],
+    }),
+  ),
+  {
+    test: (c) => hasClientCertificate(c) === hasClientKey(c),
+    message: 'mutual TLS needs both the client certificate (MQTT_CERT_FILE or MQTT_CERT_PEM) and its private key (MQTT_KEY_FILE or MQTT_KEY_PEM); set both or neither',
+    path: 'MQTT_CERT_FILE',
+    needs: TLS_VARIABLES,
+  },
+  {
+    test: (c) => {
+      if (!hasClientCertificate(c) || !hasClientKey(c)) return true;
+      let tls;
+      try {
+        tls = mqttTlsOptions(c);
+      } catch {
+        return true; // an unreadable file is reported on its own variable
+      }
+      return !tls?.cert || !tls.key || certificateMatchesKey(tls.cert, tls.key);
+    },
+    message: 'the client certificate (MQTT_CERT_FILE/MQTT_CERT_PEM) and the private key (MQTT_KEY_FILE/MQTT_KEY_PEM) do not belong together',
+    path: 'MQTT_KEY_FILE',
+    needs: TLS_VARIABLES,
+  },
+  {
+    test: (c) => !TLS_VARIABLES.some((v) => c[v]) || /^(mqtts|ssl):/.test(c.MQTT_URL ?? ''),
+    message: 'TLS settings (MQTT_CA_*, MQTT_CERT_*, MQTT_KEY_*) are set but the broker URL is not mqtts://: set MQTT_URL=mqtts://<host>:8883, or unset them',
+    path: 'MQTT_URL',
+    needs: ['MQTT_URL', ...TLS_VARIABLES],
+  },
+];
+
 /** Rules across variables; a namespace applies those whose variables it holds. */
 export const crossChecks: readonly Check[] = [
+  ...mqttTlsChecks,
   {
     test: (c) => c.PROCESSOR_INSTANCE < c.PROCESSOR_INSTANCES,
     message: 'PROCESSOR_INSTANCE is 0-based and must be below PROCESSOR_INSTANCES',

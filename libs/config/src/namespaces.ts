@@ -37,7 +37,8 @@ const databaseFile = (c: { DATA_DIR: string }) => ({ databaseFile: databaseFileI
 
 const KAFKA = ['KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_TOPIC_PREFIX', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL'] as const;
 const KINESIS = ['AWS_REGION', 'KINESIS_ENDPOINT', 'KINESIS_STREAM_PREFIX', 'KINESIS_SHARDS', 'PROCESSOR_INSTANCE', 'PROCESSOR_INSTANCES'] as const;
-const MQTT_CONNECTION = ['MQTT_URL', 'MQTT_HOST', 'MQTT_PORT', 'MQTT_USERNAME', 'MQTT_PASSWORD', 'MQTT_CLIENT_ID'] as const;
+const MQTT_TLS = ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE', 'MQTT_CA_PEM', 'MQTT_CERT_PEM', 'MQTT_KEY_PEM'] as const;
+const MQTT_CONNECTION = ['MQTT_URL', 'MQTT_HOST', 'MQTT_PORT', 'MQTT_USERNAME', 'MQTT_PASSWORD', 'MQTT_CLIENT_ID', ...MQTT_TLS] as const;
 
 /**
  * The stream log and the shared checkpoint store (createStreamLog, createCheckpointStore):
@@ -86,9 +87,12 @@ export const alertChannelsNamespace = namespace('alertChannels', [
 export type AlertChannelsConfig = ReturnType<typeof alertChannelsNamespace.load>;
 export type SnsConfig = Pick<AlertChannelsConfig, 'SNS_TOPIC_ARN' | 'SNS_ENDPOINT' | 'AWS_REGION'>;
 
-/** The bridge's durable MQTT subscription: the broker, the service's credentials and session, batching and backpressure. */
+/** The bridge's durable MQTT subscription: the broker, the service's credentials, TLS and session, batching and backpressure. */
 export const mqttNamespace = namespace('mqtt', [...MQTT_CONNECTION, 'BRIDGE_BATCH_MAX', 'BRIDGE_MAX_INFLIGHT']);
 export type MqttConfig = ReturnType<typeof mqttNamespace.load>;
+
+/** TLS to the broker alone (the simulator, which takes the broker's URL on its command line). */
+export const mqttTlsNamespace = namespace('mqttTls', MQTT_TLS);
 
 /** The contract's bounds on what ingest accepts (createIngest). */
 export const ingestNamespace = namespace('ingest', ['MAX_CLOCK_SKEW_MS', 'EARLIEST_EVENT_TIME', 'MAX_PAYLOAD_BYTES', 'MAX_PAYLOAD_DEPTH']);

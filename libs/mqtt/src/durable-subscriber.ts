@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { GroupCommit } from './group-commit';
+import { tlsRefusal } from './tls-refusal';
 
 export interface InboundMessage {
   topic: string;
@@ -18,8 +18,8 @@ export interface DurableSubscriberOptions {
   topics: string[];
   username?: string;
   password?: string;
-  /** PEM files for mqtts (AWS IoT Core uses mutual TLS). */
-  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** PEM text for mqtts: the CA of the broker's certificate; the client certificate and key for mutual TLS. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
   keepaliveSeconds?: number;
   /** Messages received but not yet acknowledged before the socket is paused (backpressure). */
   maxInFlight?: number;
@@ -49,7 +49,9 @@ interface Pending {
  *
  * Events: 'connect' ({ sessionPresent }), 'disconnect' (reason), 'error' (Error, non-fatal; it
  * reconnects with backoff), 'batch-error' (Error: handleBatch failed, the batch is retried and
- * stays unacknowledged — also at stop(), when it is left for the broker to redeliver).
+ * stays unacknowledged — also at stop(), when it is left for the broker to redeliver), 'fatal'
+ * (Error: a refusal that retrying will not fix — credentials, a certificate either side rejects —
+ * after start() resolved; it has stopped. Before that, start() rejects with it instead).
  */
 export class DurableSubscriber extends EventEmitter {
   private socket: net.Socket | undefined;
@@ -63,6 +65,7 @@ export class DurableSubscriber extends EventEmitter {
   private lastPacketAt = 0;
   private nextMessageId = 1;
   private connectedWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private started = false;
   private corked = false;
   /** Counters for metrics. */
   readonly counters = { received: 0, acknowledged: 0, batches: 0, reconnects: 0 };
@@ -121,10 +124,10 @@ export class DurableSubscriber extends EventEmitter {
       ? tls.connect({
           host,
           port,
-          servername: host,
-          ca: this.options.tls?.caFile ? fs.readFileSync(this.options.tls.caFile) : undefined,
-          cert: this.options.tls?.certFile ? fs.readFileSync(this.options.tls.certFile) : undefined,
-          key: this.options.tls?.keyFile ? fs.readFileSync(this.options.tls.keyFile) : undefined,
+          servername: net.isIP(host) ? undefined : host, // SNI carries host names only (RFC 6066)
+          ca: this.options.tls?.ca,
+          cert: this.options.tls?.cert,
+          key: this.options.tls?.key,
         })
       : net.connect({ host, port });
     socket.setNoDelay(true);
@@ -157,7 +160,11 @@ export class DurableSubscriber extends EventEmitter {
       }, (keepalive * 1000) / 2);
       this.keepaliveTimer.unref();
     });
-    socket.on('error', (err) => this.emit('error', err));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const refusal = tlsRefusal(err);
+      if (refusal) this.fail(new Error(`MQTT broker ${this.options.url}: ${refusal}`));
+      else this.emit('error', err);
+    });
     socket.on('close', () => {
       if (connection !== this.connection) return;
       clearInterval(this.keepaliveTimer);
@@ -166,6 +173,16 @@ export class DurableSubscriber extends EventEmitter {
       this.emit('disconnect', 'socket closed');
       if (!this.stopped) this.scheduleReconnect();
     });
+  }
+
+  /** Stops for good: start() rejects with `error`, or, once started, 'fatal' reports it. */
+  private fail(error: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.socket?.destroy();
+    if (this.started) this.emit('fatal', error);
+    else this.connectedWaiters.splice(0).forEach((w) => w.reject(error));
   }
 
   private scheduleReconnect(): void {
@@ -181,12 +198,9 @@ export class DurableSubscriber extends EventEmitter {
         if (packet.returnCode !== 0) {
           const reason = ['', 'unacceptable protocol version', 'client id rejected', 'server unavailable', 'bad username or password', 'not authorised'][packet.returnCode ?? 0] ?? `code ${packet.returnCode}`;
           const error = new Error(`MQTT broker ${this.options.url} refused the connection: ${reason}`);
-          this.emit('error', error);
-          // A refusal for credentials will not fix itself: fail start() rather than retry forever.
-          if (packet.returnCode === 4 || packet.returnCode === 5) {
-            this.stopped = true;
-            this.connectedWaiters.splice(0).forEach((w) => w.reject(error));
-          }
+          // A refusal for credentials will not fix itself: fail rather than retry forever.
+          if (packet.returnCode === 4 || packet.returnCode === 5) this.fail(error);
+          else this.emit('error', error);
           this.socket?.destroy();
           return;
         }
@@ -207,6 +221,7 @@ export class DurableSubscriber extends EventEmitter {
           this.connectedWaiters.splice(0).forEach((w) => w.reject(error));
           return;
         }
+        this.started = true;
         this.connectedWaiters.splice(0).forEach((w) => w.resolve());
         return;
       }

@@ -1,2 +1,3 @@
 export * from './durable-subscriber';
 export * from './embedded-broker';
+export * from './tls-refusal';

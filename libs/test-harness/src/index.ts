@@ -6,3 +6,4 @@ export * from './wait-for';
 export * from './output-lines';
 export * from './processes';
 export * from './recorded-input';
+export * from './certificates';

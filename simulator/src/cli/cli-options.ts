@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { mqttTlsNamespace, mqttTlsOptions } from '@meterstream/config';
 import type { FaultSpec } from '../faults/fault-spec';
 import type { RunSimulatorOptions } from '../publishing/run-simulator';
 import { parseDuration, parseStart } from './time-arguments';
@@ -44,7 +45,7 @@ export function buildCommand(env: NodeJS.ProcessEnv): Command {
       'A deterministic fleet of smart meters on feeder lines, publishing readings to line/{lineId}/SmartMeterData ' +
         'with labelled faults. Times are UTC. The same options and seed give byte-identical messages.',
     )
-    .option('--broker <url>', 'MQTT broker URL (env MQTT_URL, or MQTT_HOST and MQTT_PORT)', defaultBroker)
+    .option('--broker <url>', 'MQTT broker URL (env MQTT_URL, or MQTT_HOST and MQTT_PORT); for mqtts:// TLS comes from env MQTT_CA_FILE, MQTT_CERT_FILE, MQTT_KEY_FILE (or their _PEM forms)', defaultBroker)
     .option('--username <name>', 'MQTT username (env MQTT_USERNAME)', env.MQTT_USERNAME || undefined)
     .addOption(new Option('--password <secret>', 'MQTT password; prefer env MQTT_PASSWORD, which ps does not show').default(env.MQTT_PASSWORD || undefined, 'env MQTT_PASSWORD'))
     .option('--client-id <id>', 'MQTT client id (default: random)')
@@ -76,6 +77,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv, now: number
     brokerUrl: o.broker,
     username: o.username,
     password: o.password,
+    // The services' TLS variables (MQTT_CA_*, MQTT_CERT_*, MQTT_KEY_*), checked the same way.
+    tls: mqttTlsOptions(mqttTlsNamespace.load(env)),
     clientId: o.clientId,
     seed: o.seed,
     lines: o.lines,

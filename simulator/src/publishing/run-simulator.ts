@@ -29,6 +29,8 @@ export interface RunSimulatorOptions extends SimulatorOptions {
   onProgress?: (progress: SimulatorProgress) => void;
   username?: string;
   password?: string;
+  /** PEM text for mqtts: the broker's CA; the client certificate and key for a broker that requires them. */
+  tls?: { ca?: string; cert?: string; key?: string };
   clientId?: string;
   /** Publishes awaiting their acknowledgement at most (default 1000). */
   maxInFlight?: number;
@@ -97,6 +99,7 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<RunSim
     if (options.clientId) clientOptions.clientId = options.clientId;
     if (options.username !== undefined) clientOptions.username = options.username;
     if (options.password !== undefined) clientOptions.password = options.password;
+    Object.assign(clientOptions, options.tls);
     // No retries while connecting: a wrong URL fails now instead of retrying forever.
     client = await connectAsync(options.brokerUrl, clientOptions, false);
     client.on('error', fail);
