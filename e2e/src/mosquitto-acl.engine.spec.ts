@@ -1,18 +1,16 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { freePort, makeTempDir, waitFor } from '@meterstream/test-harness';
+import { MOSQUITTO, MOSQUITTO_PASSWD, OwnMosquitto, requireMosquittoBinaries } from './own-mosquitto';
 
 /**
  * The shipped deploy/mosquitto configuration, run as is (only the listener, the file paths and the
  * persistence directory are swapped for temporary ones) in a Mosquitto of this test's own, so the
  * files operators deploy are the files proven here.
  */
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
 const DEPLOY_DIR = path.resolve(__dirname, '../../deploy/mosquitto');
 
 interface Account {
@@ -32,87 +30,21 @@ function replaceDirective(conf: string, pattern: RegExp, replacement: string): s
   return conf.replace(new RegExp(pattern.source, 'm'), replacement);
 }
 
-class OwnMosquitto {
-  private child: ChildProcess | undefined;
-  readonly url: string;
-  readonly logFile: string;
-  private readonly confFile: string;
-
-  constructor(
-    private readonly dir: string,
-    readonly port: number,
-  ) {
-    this.url = `mqtt://127.0.0.1:${port}`;
-    this.logFile = path.join(dir, 'mosquitto.log');
-    this.confFile = path.join(dir, 'mosquitto.conf');
-    const dataDir = path.join(dir, 'data');
-    fs.mkdirSync(dataDir);
-    fs.copyFileSync(path.join(DEPLOY_DIR, 'acl'), path.join(dir, 'acl'));
+/** The shipped configuration in `dir`, with this run's accounts in its password file. */
+function shippedMosquitto(dir: string, port: number): OwnMosquitto {
+  const dataDir = path.join(dir, 'data');
+  fs.mkdirSync(dataDir);
+  fs.copyFileSync(path.join(DEPLOY_DIR, 'acl'), path.join(dir, 'acl'));
+  const passwd = path.join(dir, 'passwd');
+  fs.writeFileSync(passwd, '');
+  for (const account of [SERVICE, METER_A, METER_B]) execFileSync(MOSQUITTO_PASSWD, ['-b', passwd, account.username, account.password]);
+  return new OwnMosquitto(dir, port, ({ logFile }) => {
     let conf = fs.readFileSync(path.join(DEPLOY_DIR, 'mosquitto.conf'), 'utf8');
     conf = replaceDirective(conf, /^listener .*$/, `listener ${port} 127.0.0.1`);
-    conf = replaceDirective(conf, /^password_file .*$/, `password_file ${path.join(dir, 'passwd')}`);
+    conf = replaceDirective(conf, /^password_file .*$/, `password_file ${passwd}`);
     conf = replaceDirective(conf, /^acl_file .*$/, `acl_file ${path.join(dir, 'acl')}`);
     conf = replaceDirective(conf, /^persistence_location .*$/, `persistence_location ${dataDir}/`);
-    conf = replaceDirective(conf, /^log_dest .*$/, `log_dest file ${this.logFile}`);
-    fs.writeFileSync(this.confFile, conf);
-    const passwd = path.join(dir, 'passwd');
-    fs.writeFileSync(passwd, '');
-    for (const account of [SERVICE, METER_A, METER_B]) execFileSync(MOSQUITTO_PASSWD, ['-b', passwd, account.username, account.password]);
-    // Started as root, Mosquitto drops to the `mosquitto` user: it must read its files and write its data.
-    if (process.getuid?.() === 0) {
-      const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', 'mosquitto']).toString().trim());
-      for (const entry of [dir, dataDir, passwd, path.join(dir, 'acl'), this.confFile]) fs.chownSync(entry, uid, gid);
-    }
-  }
-
-  log(): string {
-    return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '(no log)';
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(MOSQUITTO, ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const early: string[] = [];
-    child.stdout?.on('data', (c: Buffer) => early.push(c.toString()));
-    child.stderr?.on('data', (c: Buffer) => early.push(c.toString()));
-    this.child = child;
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`mosquitto exited (${child.exitCode ?? child.signalCode}): ${early.join('')}\n${this.log()}`);
-        }
-        return portOpen(this.port);
-      },
-      { what: `Mosquitto on 127.0.0.1:${this.port}`, timeoutMs: 15_000 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nlog:\n${this.log()}`);
-    });
-  }
-
-  /** SIGTERM (Mosquitto saves its persistence file), SIGKILL if it hangs. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  killNow(): void {
-    this.child?.kill('SIGKILL');
-  }
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
+    return replaceDirective(conf, /^log_dest .*$/, `log_dest file ${logFile}`);
   });
 }
 
@@ -145,12 +77,13 @@ async function subscribe(client: MqttClient, topic: string): Promise<number[]> {
 describe('the shipped Mosquitto configuration (deploy/mosquitto)', () => {
   let temp: ReturnType<typeof makeTempDir>;
   let broker: OwnMosquitto | undefined;
+  let url = '';
   const clients: MqttClient[] = [];
   const killOnExit = () => broker?.killNow();
 
   /** Connects as `who` (null: anonymous) with MQTT 3.1.1, no automatic reconnection. */
   function open(who: Account | null, options: IClientOptions = {}): Promise<Connected> {
-    const client = mqtt.connect(broker!.url, {
+    const client = mqtt.connect(url, {
       clientId: `acl-test-${randomBytes(4).toString('hex')}`,
       protocolVersion: 4,
       reconnectPeriod: 0,
@@ -170,11 +103,11 @@ describe('the shipped Mosquitto configuration (deploy/mosquitto)', () => {
   }
 
   beforeAll(async () => {
-    for (const binary of [MOSQUITTO, MOSQUITTO_PASSWD]) {
-      if (!fs.existsSync(binary)) throw new Error(`${binary} is missing: run \`bash scripts/engines/mosquitto.sh\` (installs the Debian packages mosquitto and mosquitto-clients)`);
-    }
+    requireMosquittoBinaries(MOSQUITTO, MOSQUITTO_PASSWD);
     temp = makeTempDir('meterstream-mosquitto-acl-');
-    broker = new OwnMosquitto(temp.dir, await freePort());
+    const port = await freePort();
+    broker = shippedMosquitto(temp.dir, port);
+    url = `mqtt://127.0.0.1:${port}`;
     process.once('exit', killOnExit);
     await broker.start();
   });

@@ -24,8 +24,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-type ServiceName = 'bridge' | 'processor' | 'api';
-const SCRIPTS: Record<ServiceName, string> = {
+/** 'bridge', or another bridge's own name (`bridge-b`): several bridges can run side by side. */
+type ServiceName = 'bridge' | `bridge-${string}` | 'processor' | 'api';
+const SCRIPTS: Record<'bridge' | 'processor' | 'api', string> = {
   bridge: 'dist/apps/ingest-bridge/src/main.js',
   processor: 'dist/apps/stream-processor/src/main.js',
   api: 'dist/apps/query-api/src/main.js',
@@ -34,7 +35,11 @@ const SCRIPTS: Record<ServiceName, string> = {
 interface Service {
   child: ChildProcess;
   output: string[];
+  /** What this service's environment adds to the pipeline's (another bridge's client id, certificates). */
+  env: Record<string, string>;
 }
+
+const isBridge = (name: ServiceName) => name === 'bridge' || name.startsWith('bridge-');
 
 /**
  * The three services as separate OS processes built from dist/, exactly as `npm start` runs them,
@@ -74,9 +79,10 @@ export class PipelineProcesses {
     return pipeline;
   }
 
-  private spawn(name: ServiceName): Service {
-    const child = spawn(process.execPath, [path.join(ROOT, SCRIPTS[name])], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const service: Service = { child, output: [] };
+  private spawn(name: ServiceName, env: Record<string, string> = {}): Service {
+    const script = SCRIPTS[isBridge(name) ? 'bridge' : (name as 'processor' | 'api')];
+    const child = spawn(process.execPath, [path.join(ROOT, script)], { cwd: ROOT, env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const service: Service = { child, output: [], env };
     const keep = (chunk: Buffer) => {
       service.output.push(chunk.toString());
       if (service.output.length > 500) service.output.shift();
@@ -87,14 +93,27 @@ export class PipelineProcesses {
     return service;
   }
 
-  /** Starts the bridge and waits until it has subscribed. */
-  async spawnBridge(): Promise<void> {
-    const service = this.spawn('bridge');
+  /** Starts a bridge (`env`: what its environment adds to the pipeline's) and waits until it has subscribed. */
+  async spawnBridge(name: ServiceName = 'bridge', env: Record<string, string> = {}): Promise<void> {
+    const service = this.spawn(name, env);
     await waitFor(() => service.output.join('').includes('subscribed to') || service.child.exitCode !== null, {
-      what: 'the bridge to subscribe',
+      what: `${name} to subscribe`,
       timeoutMs: 30_000,
     });
-    if (service.child.exitCode !== null) throw new Error(`bridge exited: ${this.output('bridge')}`);
+    if (service.child.exitCode !== null) throw new Error(`${name} exited: ${this.output(name)}`);
+  }
+
+  /** Starts a bridge that is expected to give up; resolves with its exit code and output once it has exited. */
+  async runBridgeToExit(name: ServiceName, env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+    const service = this.spawn(name, env);
+    const code = await waitFor(() => (service.child.exitCode !== null || service.child.signalCode !== null ? { code: service.child.exitCode } : undefined), {
+      what: `${name} to exit`,
+      timeoutMs,
+    }).catch(async (err: Error) => {
+      await this.kill(name);
+      throw new Error(`${err.message}; it was still running, output:\n${this.output(name)}`);
+    });
+    return { code: code.code, output: this.output(name) };
   }
 
   /** Kills a service without letting it clean up (SIGKILL) and waits for it to be gone. */
@@ -106,9 +125,11 @@ export class PipelineProcesses {
     await exited;
   }
 
+  /** Starts a service again with the environment it had (a bridge: its client id, so it resumes its session). */
   async restart(name: ServiceName): Promise<void> {
-    if (name === 'bridge') await this.spawnBridge();
-    else this.spawn(name);
+    const env = this.services.get(name)?.env ?? {};
+    if (isBridge(name)) await this.spawnBridge(name, env);
+    else this.spawn(name, env);
   }
 
   output(name: ServiceName): string {
@@ -121,9 +142,10 @@ export class PipelineProcesses {
     return (await res.json()) as T;
   }
 
-  /** Graceful stop (SIGTERM), bridge first so it acknowledges only what is durable. */
+  /** Graceful stop (SIGTERM), bridges first so they acknowledge only what is durable. */
   async stop(): Promise<void> {
-    for (const name of ['bridge', 'processor', 'api'] as ServiceName[]) {
+    const names = [...this.services.keys()];
+    for (const name of [...names.filter(isBridge), 'processor', 'api'] as ServiceName[]) {
       const service = this.services.get(name);
       if (!service || service.child.exitCode !== null || service.child.signalCode !== null) continue;
       const exited = new Promise((resolve) => service.child.once('exit', resolve));
