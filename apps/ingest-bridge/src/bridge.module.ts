@@ -16,6 +16,14 @@ import { RawStreamRunner } from './raw-stream-runner';
  */
 export const INGEST_TOPIC_FILTER = 'line/#';
 
+/**
+ * With MQTT_SHARED_GROUP, the bridges of the group share one subscription ($share/<group>/line/#):
+ * the broker hands each message to one of them, so bridges scale out against one broker.
+ */
+export function ingestTopicFilter(sharedGroup: string | undefined): string {
+  return sharedGroup ? `$share/${sharedGroup}/${INGEST_TOPIC_FILTER}` : INGEST_TOPIC_FILTER;
+}
+
 /** What to change when the broker refused a certificate (the subscriber's message says which side and why). */
 export function certificateHint(message: string, tls: MqttTlsOptions | undefined): string {
   if (message.includes("broker's certificate is not trusted")) return 'set MQTT_CA_FILE (or MQTT_CA_PEM) to the CA certificate that signed the broker’s certificate';
@@ -47,7 +55,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
     // INGEST_SOURCE=kinesis-rule: the RawStreamRunner reads the IoT rule's raw stream instead.
     if (this.source.INGEST_SOURCE !== 'mqtt') return;
     const url = this.config.MQTT_URL ?? `mqtt://${this.config.MQTT_HOST}:${this.config.MQTT_PORT}`;
-    const topic = INGEST_TOPIC_FILTER;
+    const topic = ingestTopicFilter(this.config.MQTT_SHARED_GROUP);
     const tls = mqttTlsOptions(this.config);
     const subscriber = new DurableSubscriber({
       url,

@@ -78,6 +78,12 @@ export const variables = z.object({
   MQTT_CA_PEM: pemText('ca'),
   MQTT_CERT_PEM: pemText('cert'),
   MQTT_KEY_PEM: pemText('key'),
+  /**
+   * Bridges with the same group split the broker's line/# traffic between them (MQTT shared
+   * subscription $share/<group>/line/#: Mosquitto ≥ 1.6, EMQX, HiveMQ; not aedes, which grants such a
+   * subscription and delivers nothing to it). Unset: one bridge takes all.
+   */
+  MQTT_SHARED_GROUP: optionalString.refine((g) => g === undefined || /^[A-Za-z0-9_.-]{1,64}$/.test(g), 'must be 1-64 letters, digits, _ . or - (no / + #), e.g. meterstream-bridges'),
 
   STREAM_PARTITIONS: int(8, 1),
   LOG_SYNC: z.enum(['full', 'normal']).default('full'),

@@ -52,4 +52,10 @@ describe('MQTT TLS settings', () => {
     expect(mqttTlsOptions(mqttTlsNamespace.load({ MQTT_CERT_FILE: files.cert, MQTT_KEY_FILE: files.key }))).toEqual({ cert: client.cert, key: client.key });
     expect(() => mqttTlsNamespace.load({ MQTT_CERT_FILE: files.cert })).toThrow('mutual TLS needs both');
   });
+
+  it('takes a shared-subscription group name that MQTT allows', () => {
+    expect(mqttNamespace.load({ MQTT_SHARED_GROUP: 'meterstream-bridges' }).MQTT_SHARED_GROUP).toBe('meterstream-bridges');
+    expect(mqttNamespace.load({}).MQTT_SHARED_GROUP).toBeUndefined();
+    expect(() => mqttNamespace.load({ MQTT_SHARED_GROUP: 'a/b' })).toThrow('MQTT_SHARED_GROUP: must be 1-64 letters');
+  });
 });

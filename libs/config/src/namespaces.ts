@@ -87,8 +87,8 @@ export const alertChannelsNamespace = namespace('alertChannels', [
 export type AlertChannelsConfig = ReturnType<typeof alertChannelsNamespace.load>;
 export type SnsConfig = Pick<AlertChannelsConfig, 'SNS_TOPIC_ARN' | 'SNS_ENDPOINT' | 'AWS_REGION'>;
 
-/** The bridge's durable MQTT subscription: the broker, the service's credentials, TLS and session, batching and backpressure. */
-export const mqttNamespace = namespace('mqtt', [...MQTT_CONNECTION, 'BRIDGE_BATCH_MAX', 'BRIDGE_MAX_INFLIGHT']);
+/** The bridge's durable MQTT subscription: the broker, the service's credentials, TLS and session, the shared group, batching and backpressure. */
+export const mqttNamespace = namespace('mqtt', [...MQTT_CONNECTION, 'MQTT_SHARED_GROUP', 'BRIDGE_BATCH_MAX', 'BRIDGE_MAX_INFLIGHT']);
 export type MqttConfig = ReturnType<typeof mqttNamespace.load>;
 
 /** TLS to the broker alone (the simulator, which takes the broker's URL on its command line). */
