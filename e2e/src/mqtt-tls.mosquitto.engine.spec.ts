@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parseReading, STREAMS, type ReadingEnvelope } from '@meterstream/contracts';
 import { generateMessages, type SimulatorOptions } from '@meterstream/simulator';
-import { envelopesInLog, freePort, makeTempDir, makeTestPki, PipelineProcesses, ROOT, waitFor, type TestPki } from '@meterstream/test-harness';
-import { MOSQUITTO, OwnMosquitto, requireMosquittoBinaries } from './own-mosquitto';
+import { envelopesInLog, makeTempDir, makeTestPki, PipelineProcesses, ROOT, waitFor, type TestPki } from '@meterstream/test-harness';
+import { OwnMosquitto } from './own-mosquitto';
 
 /**
  * Mutual TLS between the ingest bridge and an external broker (issue 14): a Mosquitto of this
@@ -26,19 +26,13 @@ describe('mutual TLS between the ingest bridge and Mosquitto (require_certificat
   let pipeline: PipelineProcesses | undefined;
   let pki: TestPki;
   let url = '';
-  const killOnExit = () => broker?.killNow();
 
   beforeAll(async () => {
-    requireMosquittoBinaries(MOSQUITTO);
     temp = makeTempDir('meterstream-mqtt-tls-');
     pki = makeTestPki(temp.dir);
-    const port = await freePort();
-    url = `mqtts://127.0.0.1:${port}`;
-    process.once('exit', killOnExit);
-    broker = new OwnMosquitto(
+    broker = await OwnMosquitto.launch(
       temp.dir,
-      port,
-      ({ logFile }) => `
+      ({ port, logFile }) => `
 listener ${port} 127.0.0.1
 cafile ${pki.caFile}
 certfile ${pki.server.certFile}
@@ -50,7 +44,7 @@ log_dest file ${logFile}
 log_type all
 `,
     );
-    await broker.start();
+    url = `mqtts://127.0.0.1:${broker.port}`;
     // The processor and API too: the readings are checked where the pipeline serves them. Every
     // service gets the valid certificate (the processor's MQTT alert channel connects with it).
     pipeline = await PipelineProcesses.start({
@@ -63,8 +57,7 @@ log_type all
 
   afterAll(async () => {
     await pipeline?.stop();
-    await broker?.stop();
-    process.removeListener('exit', killOnExit);
+    await broker?.close();
     temp?.cleanup();
   }, 60_000);
 

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { waitFor } from '@meterstream/test-harness';
+import { freePort, waitFor } from '@meterstream/test-harness';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 export const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
@@ -43,6 +43,27 @@ export class OwnMosquitto {
     this.logFile = path.join(dir, 'mosquitto.log');
     this.confFile = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(this.confFile, conf({ logFile: this.logFile }));
+  }
+
+  /**
+   * A Mosquitto on a free port of 127.0.0.1, started, and killed if the test process exits first;
+   * close() it in afterAll.
+   */
+  static async launch(dir: string, conf: (files: { port: number; logFile: string }) => string): Promise<OwnMosquitto> {
+    requireMosquittoBinaries(MOSQUITTO);
+    const port = await freePort();
+    const broker = new OwnMosquitto(dir, port, ({ logFile }) => conf({ port, logFile }));
+    process.once('exit', broker.killOnExit);
+    await broker.start();
+    return broker;
+  }
+
+  private readonly killOnExit = () => this.killNow();
+
+  /** Stops it and forgets the exit hook launch() set. */
+  async close(): Promise<void> {
+    await this.stop();
+    process.removeListener('exit', this.killOnExit);
   }
 
   log(): string {

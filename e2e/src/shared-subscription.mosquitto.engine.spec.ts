@@ -2,9 +2,9 @@ import mqtt from 'mqtt';
 import * as path from 'node:path';
 import { parseMessage, STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { fleetLayout, generateMessages, runSimulator, type FaultSpec, type SimulatorOptions } from '@meterstream/simulator';
-import { envelopesInLog, freePort, makeTempDir, PipelineProcesses, waitFor } from '@meterstream/test-harness';
+import { envelopesInLog, makeTempDir, PipelineProcesses, waitFor } from '@meterstream/test-harness';
 import { expectedAggregates } from './expected-aggregates';
-import { MOSQUITTO, OwnMosquitto, requireMosquittoBinaries } from './own-mosquitto';
+import { OwnMosquitto } from './own-mosquitto';
 
 /**
  * Bridge scale-out with an MQTT shared subscription (issue 14): two bridge processes subscribe as
@@ -57,19 +57,13 @@ describe('two ingest bridges sharing one subscription on Mosquitto ($share), one
   let broker: OwnMosquitto | undefined;
   let pipeline: PipelineProcesses | undefined;
   let url = '';
-  const killOnExit = () => broker?.killNow();
 
   beforeAll(async () => {
-    requireMosquittoBinaries(MOSQUITTO);
     temp = makeTempDir('meterstream-shared-');
-    const port = await freePort();
-    url = `mqtt://127.0.0.1:${port}`;
-    process.once('exit', killOnExit);
     // Deep queues as in scripts/engines/mosquitto.sh: the dead bridge's share waits in its session.
-    broker = new OwnMosquitto(
+    broker = await OwnMosquitto.launch(
       temp.dir,
-      port,
-      ({ logFile }) => `
+      ({ port, logFile }) => `
 listener ${port} 127.0.0.1
 allow_anonymous true
 persistence false
@@ -79,13 +73,12 @@ max_queued_bytes 0
 log_dest file ${logFile}
 `,
     );
-    await broker.start();
+    url = `mqtt://127.0.0.1:${broker.port}`;
   }, 60_000);
 
   afterAll(async () => {
     await pipeline?.stop();
-    await broker?.stop();
-    process.removeListener('exit', killOnExit);
+    await broker?.close();
     temp?.cleanup();
   }, 60_000);
 
