@@ -20,21 +20,10 @@ import { OwnMosquitto } from './own-mosquitto';
 const START = Math.floor((Date.now() - 2 * 3_600_000) / 60_000) * 60_000;
 const SIMULATION: SimulatorOptions = { seed: 14, lines: 2, metersPerLine: 5, intervalMs: 15_000, start: START, durationMs: 5 * 60_000, faults: 'none' };
 
-describe('mutual TLS between the ingest bridge and Mosquitto (require_certificate true)', () => {
-  let temp: ReturnType<typeof makeTempDir>;
-  let broker: OwnMosquitto | undefined;
-  let pipeline: PipelineProcesses | undefined;
-  let pki: TestPki;
-  let url = '';
-
-  beforeAll(async () => {
-    temp = makeTempDir('meterstream-mqtt-tls-');
-    pki = makeTestPki(temp.dir);
-    broker = await OwnMosquitto.launch(
-      temp.dir,
-      ({ port, logFile }) => `
+/** TLS only, a client certificate required, signed by `clientCaFile`. */
+const mosquittoConf = ({ port, logFile }: { port: number; logFile: string }, clientCaFile: string) => `
 listener ${port} 127.0.0.1
-cafile ${pki.caFile}
+cafile ${clientCaFile}
 certfile ${pki.server.certFile}
 keyfile ${pki.server.keyFile}
 require_certificate true
@@ -42,8 +31,19 @@ allow_anonymous true
 persistence false
 log_dest file ${logFile}
 log_type all
-`,
-    );
+`;
+let pki: TestPki;
+
+describe('mutual TLS between the ingest bridge and Mosquitto (require_certificate true)', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let broker: OwnMosquitto | undefined;
+  let pipeline: PipelineProcesses | undefined;
+  let url = '';
+
+  beforeAll(async () => {
+    temp = makeTempDir('meterstream-mqtt-tls-');
+    pki = makeTestPki(temp.dir);
+    broker = await OwnMosquitto.launch(temp.dir, (files) => mosquittoConf(files, pki.caFile));
     url = `mqtts://127.0.0.1:${broker.port}`;
     // The processor and API too: the readings are checked where the pipeline serves them. Every
     // service gets the valid certificate (the processor's MQTT alert channel connects with it).
@@ -114,4 +114,17 @@ log_type all
     expect(output).not.toMatch(/^\s+at /m);
     expect(output).not.toContain('subscribed to');
   }, 90_000);
+
+  it('stops a running bridge that the broker no longer accepts (restarted to trust only another CA): it logs why and exits 1', async () => {
+    expect(pipeline!.output('bridge')).toContain('subscribed to line/#'); // the bridge of the first test, still running
+    await broker!.stop();
+    broker!.configure((files) => mosquittoConf(files, pki.otherCaFile));
+    await broker!.start();
+    const exit = await pipeline!.waitForExit('bridge', 60_000);
+    const output = pipeline!.output('bridge');
+    console.log(`refused after start-up (exit ${exit}):\n${output.split('\n').slice(-4).join('\n')}`);
+    expect(exit).toBe(1);
+    expect(output).toMatch(/the broker refused the TLS connection: the client certificate was not issued by a CA the broker trusts; .*; stopping/);
+    expect(output).not.toMatch(/^\s+at /m);
+  }, 120_000);
 });

@@ -42,7 +42,12 @@ export class OwnMosquitto {
   ) {
     this.logFile = path.join(dir, 'mosquitto.log');
     this.confFile = path.join(dir, 'mosquitto.conf');
-    fs.writeFileSync(this.confFile, conf({ logFile: this.logFile }));
+    this.configure(conf);
+  }
+
+  /** Writes its configuration; a running broker reads it at its next start(). */
+  configure(conf: (files: { port: number; logFile: string }) => string): void {
+    fs.writeFileSync(this.confFile, conf({ port: this.port, logFile: this.logFile }));
   }
 
   /**

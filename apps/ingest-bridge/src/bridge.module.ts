@@ -43,6 +43,9 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('ingest-bridge');
   private subscriber: DurableSubscriber | undefined;
   private stopReporter: (() => void) | undefined;
+  private refuse: (err: Error) => void = () => undefined;
+  /** Settles when the broker refuses the bridge for good after start-up; it has stopped consuming. */
+  readonly refused = new Promise<Error>((resolve) => (this.refuse = resolve));
 
   constructor(
     @Inject(mqttConfig.KEY) private readonly config: MqttConfig,
@@ -78,12 +81,11 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
       const hint = certificateHint(err.message, tls);
       return hint ? `${err.message}; ${hint}` : err.message;
     };
-    // A refusal after start (credentials revoked, a certificate expired while running): say so and
-    // exit 1 through the normal shutdown, for the supervisor to restart, rather than idle unsubscribed.
+    // A refusal after start (credentials revoked, a certificate expired while running): say so;
+    // main closes the service and exits 1, for the supervisor to restart, rather than idle unsubscribed.
     subscriber.on('fatal', (err: Error) => {
       this.logger.error(`${explained(err)}; stopping`);
-      process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM');
+      this.refuse(err);
     });
     this.subscriber = subscriber;
     this.logger.log(`appending to ${describeStreamLog(this.stream)}`);

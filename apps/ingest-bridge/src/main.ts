@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { announceStarted, exitWithParent, ServiceLogger } from '@meterstream/observability';
-import { BridgeAppModule } from './bridge.module';
+import { BridgeAppModule, BridgeRunner } from './bridge.module';
 
 /** The ingest bridge: MQTT line/+/SmartMeterData, or the IoT rule's raw Kinesis stream → stream "readings" (and "dead-letters"). */
 async function main(): Promise<void> {
@@ -10,6 +10,11 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   exitWithParent();
   announceStarted();
+  // Refused for good after start-up (already logged with the reason): close what is open, exit 1.
+  void app
+    .get(BridgeRunner)
+    .refused.then(() => app.close())
+    .finally(() => process.exit(1));
 }
 
 main().catch((err: Error) => {

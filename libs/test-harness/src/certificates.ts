@@ -56,6 +56,8 @@ export function issueCertificate(options: IssueOptions): Issued {
 export interface TestPki {
   /** The CA the broker trusts, which also signed the broker's certificate. */
   caFile: string;
+  /** Another CA, which signed strangerClient. */
+  otherCaFile: string;
   server: { certFile: string; keyFile: string };
   /** Signed by the CA, valid now. */
   client: { certFile: string; keyFile: string };
@@ -79,6 +81,7 @@ export function makeTestPki(dir: string): TestPki {
   const now = Date.now();
   return {
     caFile: write('ca', ca).certFile,
+    otherCaFile: write('other-ca', otherCa).certFile,
     server: write('server', issueCertificate({ commonName: 'broker', issuer: ca, ip: ['127.0.0.1'], dns: ['localhost'] })),
     client: write('client', issueCertificate({ commonName: 'meterstream-bridge', issuer: ca })),
     expiredClient: write('expired-client', issueCertificate({ commonName: 'meterstream-bridge-expired', issuer: ca, notBefore: new Date(now - 30 * DAY), notAfter: new Date(now - DAY) })),

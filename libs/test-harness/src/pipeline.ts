@@ -105,15 +105,21 @@ export class PipelineProcesses {
 
   /** Starts a bridge that is expected to give up; resolves with its exit code and output once it has exited. */
   async runBridgeToExit(name: ServiceName, env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-    const service = this.spawn(name, env);
-    const code = await waitFor(() => (service.child.exitCode !== null || service.child.signalCode !== null ? { code: service.child.exitCode } : undefined), {
+    this.spawn(name, env);
+    return { code: await this.waitForExit(name, timeoutMs), output: this.output(name) };
+  }
+
+  /** Waits for a service to exit by itself and gives its exit code (null: killed by a signal); kills it when it does not. */
+  async waitForExit(name: ServiceName, timeoutMs = 60_000): Promise<number | null> {
+    const child = this.services.get(name)!.child;
+    const exited = await waitFor(() => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode } : undefined), {
       what: `${name} to exit`,
       timeoutMs,
     }).catch(async (err: Error) => {
       await this.kill(name);
       throw new Error(`${err.message}; it was still running, output:\n${this.output(name)}`);
     });
-    return { code: code.code, output: this.output(name) };
+    return exited.code;
   }
 
   /** Kills a service without letting it clean up (SIGKILL) and waits for it to be gone. */
