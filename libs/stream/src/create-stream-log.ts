@@ -94,6 +94,10 @@ class StreamLogWithResources implements StreamLog {
     return this.log.read(stream, partition, after, max);
   }
 
+  backlog(stream: string, partition: string, after: string | null): Promise<number | null> {
+    return this.log.backlog(stream, partition, after);
+  }
+
   committed(group: string, stream: string): Promise<Map<string, string>> {
     return this.log.committed(group, stream);
   }

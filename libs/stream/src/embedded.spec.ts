@@ -57,6 +57,17 @@ describe('EmbeddedStreamLog', () => {
     await log.close();
   });
 
+  it('counts the records after a position (the consumer lag), across and inside batches', async () => {
+    const log = EmbeddedStreamLog.open(file, { partitions: 1 });
+    expect(await log.backlog('s', '0', null)).toBe(0);
+    await log.append('s', Array.from({ length: 5 }, (_, i) => rec('k', `a${i}`)));
+    await log.append('s', Array.from({ length: 3 }, (_, i) => rec('k', `b${i}`)));
+    const all = await log.read('s', '0', null, 100);
+    expect(await log.backlog('s', '0', null)).toBe(8);
+    expect(await Promise.all(all.map((r) => log.backlog('s', '0', r.position)))).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+    await log.close();
+  });
+
   it('keeps streams apart', async () => {
     const log = EmbeddedStreamLog.open(file, { partitions: 1 });
     await log.append('readings', [rec('k', 'r')]);

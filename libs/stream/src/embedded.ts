@@ -50,6 +50,8 @@ export class EmbeddedStreamLog implements StreamLog {
   private readonly selectStream: Database.Statement;
   private readonly insertStream: Database.Statement;
   private readonly selectCommitted: Database.Statement;
+  private readonly countAfterBatch: Database.Statement;
+  private readonly countInBatch: Database.Statement;
   private readonly upsertCommitted: Database.Statement;
   private readonly appendTransaction: (stream: string, records: readonly AppendRecord[]) => void;
 
@@ -85,6 +87,8 @@ export class EmbeddedStreamLog implements StreamLog {
     );
     this.selectStream = db.prepare('SELECT partitions FROM log_streams WHERE name = ?').pluck();
     this.insertStream = db.prepare('INSERT OR IGNORE INTO log_streams (name, partitions) VALUES (?, ?)');
+    this.countAfterBatch = db.prepare('SELECT coalesce(sum(count), 0) FROM log_batches WHERE stream = ? AND partition = ? AND batch > ?').pluck();
+    this.countInBatch = db.prepare('SELECT count FROM log_batches WHERE batch = ? AND stream = ? AND partition = ?').pluck();
     this.selectCommitted = db.prepare('SELECT partition, position FROM log_consumer_positions WHERE group_id = ? AND stream = ?');
     this.upsertCommitted = db.prepare(
       'INSERT INTO log_consumer_positions (group_id, stream, partition, position) VALUES (?, ?, ?, ?) ' +
@@ -133,6 +137,14 @@ export class EmbeddedStreamLog implements StreamLog {
 
   async partitions(stream: string): Promise<string[]> {
     return Array.from({ length: this.partitionCount(stream) }, (_, i) => String(i));
+  }
+
+  /** Records after `after` in the partition: the rest of its batch, and every later batch's count. */
+  async backlog(stream: string, partition: string, after: string | null): Promise<number> {
+    const [afterBatch, afterIndex] = after === null ? [0, -1] : parsePosition(after);
+    const later = this.countAfterBatch.get(stream, Number(partition), afterBatch) as number;
+    const inBatch = after === null ? undefined : (this.countInBatch.get(afterBatch, stream, Number(partition)) as number | undefined);
+    return later + (inBatch === undefined ? 0 : Math.max(0, inBatch - afterIndex - 1));
   }
 
   readSync(stream: string, partition: string, after: string | null, max: number): StreamRecord[] {

@@ -125,6 +125,15 @@ describe('KafkaStreamLog against a Kafka broker', () => {
     expect(await log.read('pages', '0', next[0].position, 100)).toEqual([]);
   });
 
+  it('counts the records after a position from the high watermark (the consumer lag)', async () => {
+    const log = open({ partitions: 1 });
+    await log.append('lag', Array.from({ length: 12 }, (_, i) => rec('k', `v${i}`)));
+    const all = await readAll(log, 'lag', 100);
+    expect(await log.backlog('lag', '0', null)).toBe(12);
+    expect(await log.backlog('lag', '0', all[4].position)).toBe(7);
+    expect(await log.backlog('lag', '0', all[11].position)).toBe(0);
+  });
+
   it('rejects partitions the stream does not have and positions that are not offsets', async () => {
     const log = open({ partitions: 2 });
     await expect(log.read('bounds', '2', null, 10)).rejects.toThrow(/no partition 2/);

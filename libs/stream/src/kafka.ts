@@ -181,6 +181,26 @@ export class KafkaStreamLog implements StreamLog {
     }));
   }
 
+  /** The partition's high watermark minus the next offset after `after` (null: minus its low watermark). */
+  async backlog(stream: string, partition: string, after: string | null): Promise<number> {
+    this.assertOpen();
+    const p = parsePartitionNumber(partition);
+    await this.partitionCount(stream);
+    const admin = await this.connectAdmin();
+    const topic = this.topicOf(stream);
+    let offsets: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+    try {
+      offsets = await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      throw new Error(`could not read the offsets of ${topic}: ${describeKafkaError(error)}`, { cause: error });
+    }
+    const found = offsets.find((o) => o.partition === p);
+    if (found === undefined) throw new Error(`stream "${stream}" has no partition ${partition}`);
+    const next = after === null ? BigInt(found.low) : parseOffsetPosition(after) + 1n;
+    const lag = BigInt(found.high) - next;
+    return lag > 0n ? Number(lag) : 0;
+  }
+
   async committed(group: string, stream: string): Promise<Map<string, string>> {
     this.assertOpen();
     await this.partitionCount(stream);

@@ -154,6 +154,11 @@ export class KinesisStreamLog implements StreamLog {
     return lineageOf(await this.listings.list(await this.streams.ready(stream), 0));
   }
 
+  /** Kinesis sequence numbers are not dense: no record count between two positions (its lag is MillisBehindLatest, CloudWatch's iterator age). */
+  async backlog(): Promise<null> {
+    return null;
+  }
+
   async read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
     if (max < 1) return [];
     return this.reader.read(stream, await this.streams.ready(stream), partition, after, max);

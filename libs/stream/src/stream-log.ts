@@ -42,6 +42,14 @@ export interface StreamLog {
    */
   read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]>;
 
+  /**
+   * How many records of a partition follow position `after` (null: every record retained): the
+   * consumer lag of a reader there (the log's end minus its position), for metrics. Asks the
+   * engine each time. Null when the engine cannot count records between two positions: Kinesis
+   * sequence numbers are not dense (its lag is a time, the iterator age / MillisBehindLatest).
+   */
+  backlog(stream: string, partition: string, after: string | null): Promise<number | null>;
+
   /** The positions a consumer group committed, by partition. */
   committed(group: string, stream: string): Promise<Map<string, string>>;
 

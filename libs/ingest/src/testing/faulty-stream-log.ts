@@ -28,6 +28,10 @@ export class FaultyStreamLog implements StreamLog {
     return this.inner.read(stream, partition, after, max);
   }
 
+  backlog(stream: string, partition: string, after: string | null) {
+    return this.inner.backlog(stream, partition, after);
+  }
+
   committed(group: string, stream: string) {
     return this.inner.committed(group, stream);
   }

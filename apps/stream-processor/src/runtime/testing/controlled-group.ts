@@ -41,6 +41,10 @@ export class ControlledGroup {
         member.reads.push({ stream, partition, after });
         return shared.read(stream, partition, after, max);
       },
+      async backlog(stream: string, partition: string, after: string | null): Promise<number | null> {
+        alive();
+        return shared.backlog(stream, partition, after);
+      },
       async committed(group: string, stream: string): Promise<Map<string, string>> {
         alive();
         return shared.committed(group, stream);

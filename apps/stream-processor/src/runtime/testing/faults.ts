@@ -31,6 +31,10 @@ export class FaultyStreamLog implements StreamLog {
   read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
     return this.inner.read(stream, partition, after, max);
   }
+  backlog(stream: string, partition: string, after: string | null): Promise<number | null> {
+    return this.inner.backlog(stream, partition, after);
+  }
+
   committed(group: string, stream: string): Promise<Map<string, string>> {
     return this.inner.committed(group, stream);
   }
