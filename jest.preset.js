@@ -8,6 +8,8 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: jestModuleNameMapper(),
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // Spawned services bind their metrics endpoints on free ports (see the file).
+  setupFiles: ['<rootDir>/scripts/jest-env.js'],
   // `cdk synth` stages a copy of the repository (the image's build context) under deploy/cdk.out.
   modulePathIgnorePatterns: ['<rootDir>/deploy/cdk.out/'],
 };

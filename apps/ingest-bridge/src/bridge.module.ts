@@ -1,12 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { mqttTlsOptions, type IngestConfig, type IngestSourceConfig, type MqttConfig, type MqttTlsOptions, type StreamConfig } from '@meterstream/config';
-import { ingestConfig, ingestSourceConfig, mqttConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
+import { STREAMS } from '@meterstream/contracts';
+import { mqttTlsOptions, type IngestConfig, type IngestSourceConfig, type MqttConfig, type MqttTlsOptions, type OperationsConfig, type StreamConfig } from '@meterstream/config';
+import { ingestConfig, ingestSourceConfig, mqttConfig, operationsConfig, serviceConfigModule, streamConfig } from '@meterstream/config/nest';
 import { DurableSubscriber } from '@meterstream/mqtt';
-import { startRateReporter } from '@meterstream/observability';
+import { METRICS_REGISTRY, MetricsRegistryModule, OperationsModule, ServiceLoggingModule, sqliteFileCheck, startRateReporter, type ReadinessCheck } from '@meterstream/observability';
 import { STREAM_LOG, StreamLogModule } from '@meterstream/service-modules';
 import type { StreamLog } from '@meterstream/stream';
-import { createIngest, Ingest } from '@meterstream/ingest';
+import { createIngest, Ingest, IngestMetrics } from '@meterstream/ingest';
+import type { Registry } from 'prom-client';
 import { RawStreamRunner } from './raw-stream-runner';
 
 /**
@@ -46,13 +48,26 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private refuse: (err: Error) => void = () => undefined;
   /** Settles when the broker refuses the bridge for good after start-up; it has stopped consuming. */
   readonly refused = new Promise<Error>((resolve) => (this.refuse = resolve));
+  private readonly metrics: IngestMetrics;
 
   constructor(
     @Inject(mqttConfig.KEY) private readonly config: MqttConfig,
     @Inject(streamConfig.KEY) private readonly stream: StreamConfig,
     @Inject(ingestSourceConfig.KEY) private readonly source: IngestSourceConfig,
     private readonly bridge: Ingest,
-  ) {}
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.metrics = new IngestMetrics(registry, bridge, {
+      received: () => this.subscriber?.counters.received ?? 0,
+      acknowledged: () => this.subscriber?.counters.acknowledged ?? 0,
+      inFlight: () => this.subscriber?.inFlight ?? 0,
+    });
+  }
+
+  /** Connected to the broker with its subscription (readiness). */
+  get subscribed(): boolean {
+    return this.subscriber?.subscribed ?? false;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // INGEST_SOURCE=kinesis-rule: the RawStreamRunner reads the IoT rule's raw stream instead.
@@ -69,7 +84,7 @@ export class BridgeRunner implements OnApplicationBootstrap, OnModuleDestroy {
       tls,
       maxBatch: this.config.BRIDGE_BATCH_MAX,
       maxInFlight: this.config.BRIDGE_MAX_INFLIGHT,
-      handleBatch: (messages) => this.bridge.ingest(messages),
+      handleBatch: this.metrics.handler(),
     });
     subscriber.on('error', (err: Error) => this.logger.warn(`MQTT: ${err.message}`));
     subscriber.on('batch-error', (err: Error) => this.logger.error(`the stream could not take the batch; it stays unacknowledged and is retried: ${err.message}`));
@@ -121,6 +136,29 @@ function describeStreamLog(config: StreamConfig): string {
   }
 }
 
+/**
+ * What the bridge's readiness (/ready) depends on: the MQTT broker (subscribed; with
+ * INGEST_SOURCE=mqtt) and the stream (the embedded file, or Kafka/Kinesis answering).
+ */
+function bridgeReadiness(runner: BridgeRunner, stream: StreamConfig, source: IngestSourceConfig, log: StreamLog): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
+    stream.STREAM_BACKEND === 'embedded'
+      ? sqliteFileCheck('stream', stream.databaseFile)
+      : { name: 'stream', check: async () => void (await log.backlog(STREAMS.readings, (await log.partitions(STREAMS.readings))[0], null)) },
+  ];
+  if (source.INGEST_SOURCE === 'mqtt') {
+    checks.push({
+      name: 'broker',
+      check: () => {
+        if (!runner.subscribed) throw new Error('not connected to the MQTT broker (MQTT_URL) with its subscription; reconnecting');
+      },
+    });
+  }
+  return checks;
+}
+
+export const BRIDGE_READINESS = Symbol('BridgeReadiness');
+
 /** The ingest over the stream log (the contract's bounds from the `ingest` namespace) and its two inputs; INGEST_SOURCE starts one. */
 @Module({
   imports: [StreamLogModule.register()],
@@ -128,14 +166,30 @@ function describeStreamLog(config: StreamConfig): string {
     { provide: Ingest, useFactory: (log: StreamLog, config: IngestConfig) => createIngest(log, config), inject: [STREAM_LOG, ingestConfig.KEY] },
     BridgeRunner,
     RawStreamRunner,
+    { provide: BRIDGE_READINESS, useFactory: bridgeReadiness, inject: [BridgeRunner, streamConfig.KEY, ingestSourceConfig.KEY, STREAM_LOG] },
   ],
+  exports: [BRIDGE_READINESS],
 })
 export class BridgeModule {}
 
 /**
- * The ingest-bridge service: its configuration namespaces (read and validated once, global) and
- * the bridge. STREAM_BACKEND picks the log (embedded, Kafka or Kinesis); INGEST_SOURCE what it
- * reads: its MQTT subscription (BridgeRunner) or the IoT rule's raw Kinesis stream (RawStreamRunner).
+ * The ingest-bridge service: its configuration namespaces (read and validated once, global), its
+ * logger and metrics registry, the bridge, and its operations endpoints (/health, /ready, /metrics
+ * on METRICS_HOST:BRIDGE_METRICS_PORT). STREAM_BACKEND picks the log (embedded, Kafka or Kinesis);
+ * INGEST_SOURCE what it reads: its MQTT subscription (BridgeRunner) or the IoT rule's raw Kinesis
+ * stream (RawStreamRunner).
  */
-@Module({ imports: [serviceConfigModule([mqttConfig, ingestConfig, ingestSourceConfig, streamConfig]), BridgeModule] })
+@Module({
+  imports: [
+    serviceConfigModule([mqttConfig, ingestConfig, ingestSourceConfig, streamConfig, operationsConfig]),
+    ServiceLoggingModule.forRoot('ingest-bridge'),
+    MetricsRegistryModule.forRoot('ingest-bridge'),
+    BridgeModule,
+    OperationsModule.forRoot({
+      imports: [BridgeModule],
+      readiness: { useFactory: (checks: ReadinessCheck[]) => checks, inject: [BRIDGE_READINESS] },
+      bearerToken: { useFactory: (config: OperationsConfig) => config.API_TOKEN, inject: [operationsConfig.KEY] },
+    }),
+  ],
+})
 export class BridgeAppModule {}

@@ -60,6 +60,7 @@ describe('createApiApp', () => {
         '/lines/{lineId}/aggregates',
         '/lines/{lineId}/readings',
         '/metrics',
+        '/ready',
       ]);
       for (const [url, item] of Object.entries<Record<string, { responses: object }>>(doc.paths)) {
         expect([url, Object.keys(item)]).toEqual([url, url.endsWith('/acknowledge') ? ['post'] : ['get']]);

@@ -2,12 +2,13 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { ApiConfig } from '@meterstream/config';
-import { ServiceLogger } from '@meterstream/observability';
+import { METRICS_REGISTRY, ServiceLogger, StartupLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
 import type { AlertEventSink } from './alerts/alert-events';
 import { AppModule, QueryApiModule } from './app.module';
 import { assertNotExposed } from './auth/exposure';
 import { installJsonBodyParsing } from './common/json-body';
+import { installRequestMetrics } from './metrics/request-metrics';
 import type { Clock } from './common/tokens';
 import { setupOpenApi } from './openapi';
 
@@ -45,17 +46,23 @@ export async function createApiApp(options: ApiAppOptions): Promise<INestApplica
  * stream log from their modules (closed by app.close()). Initialised, not listening.
  */
 export function createApiService(): Promise<INestApplication> {
-  return initialise(QueryApiModule);
+  return initialise(QueryApiModule, 'service');
 }
 
-async function initialise(module: Parameters<typeof NestFactory.create>[0], logger?: false): Promise<INestApplication> {
+/** logger: 'service' — the service's nestjs-pino logger (ServiceLoggingModule); false — silent (tests); undefined — Nest's default. */
+async function initialise(module: Parameters<typeof NestFactory.create>[0], logger?: false | 'service'): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     module,
     // abortOnError: a failure while building must reach the caller, not end the process.
     // bodyParser: false: installJsonBodyParsing replaces Nest's parsers (limits, depth, errors).
-    { logger: logger === false ? false : new ServiceLogger('query-api'), abortOnError: false, bodyParser: false },
+    { logger: logger === false ? false : logger === 'service' ? new StartupLogger('query-api') : undefined, bufferLogs: logger === 'service', abortOnError: false, bodyParser: false },
   );
+  if (logger === 'service') {
+    app.useLogger(app.get(ServiceLogger));
+    app.flushLogs();
+  }
   app.disable('x-powered-by');
+  installRequestMetrics(app, app.get(METRICS_REGISTRY));
   installJsonBodyParsing(app);
   setupOpenApi(app);
   await app.init();

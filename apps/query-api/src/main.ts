@@ -14,7 +14,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ApiConfig, ReadModelConfig, StreamConfig } from '@meterstream/config';
 import { apiConfig, readModelConfig, streamConfig } from '@meterstream/config/nest';
-import { announceStarted, exitWithParent } from '@meterstream/observability';
+import { announceStarted, exitWithParent, ServiceLogger } from '@meterstream/observability';
 import { createApiService } from './create-api-app';
 
 async function main(): Promise<void> {
@@ -24,14 +24,15 @@ async function main(): Promise<void> {
 
   const { address, port } = app.getHttpServer().address() as AddressInfo;
   const base = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  console.log(`query API listening on ${base} (${describeBackends(app.get<ReadModelConfig>(readModelConfig.KEY), app.get<StreamConfig>(streamConfig.KEY))})`);
-  console.log(`dashboard: ${base}/  ·  OpenAPI UI: ${base}/docs  ·  OpenAPI JSON: ${base}/docs-json`);
+  const logger = app.get(ServiceLogger);
+  logger.log(`query API listening on ${base} (${describeBackends(app.get<ReadModelConfig>(readModelConfig.KEY), app.get<StreamConfig>(streamConfig.KEY))})`, 'query-api');
+  logger.log(`dashboard: ${base}/  ·  OpenAPI UI: ${base}/docs  ·  OpenAPI JSON: ${base}/docs-json  ·  metrics ${base}/metrics, health ${base}/health, ${base}/ready`, 'query-api');
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: closing the query API`);
+    logger.log(`${signal}: closing the query API`, 'query-api');
     // Closes the HTTP server, then the read model and the stream log (their modules' onModuleDestroy).
     await app.close();
     process.exit(0);

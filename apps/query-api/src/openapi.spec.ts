@@ -92,7 +92,7 @@ describe('the OpenAPI document matches what the server enforces', () => {
         publicRoutes.push(route);
       }
     }
-    expect(publicRoutes).toEqual(['GET /health']);
+    expect(publicRoutes).toEqual(['GET /health', 'GET /ready']);
   });
 
   it('declares exactly the query parameters each route accepts', async () => {

@@ -16,7 +16,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Ranges are [from, to): `from` inclusive, `to` exclusive, at most 31 days. Unknown query parameters are refused with 400.',
         `Request bodies are JSON (\`Content-Type: application/json\`, UTF-8; otherwise 415), at most ${MAX_BODY_BYTES} bytes (otherwise 413) and ${MAX_BODY_DEPTH} levels deep (otherwise 400).`,
         '',
-        'Authentication: when the server has API_TOKEN set, every route except /health needs `Authorization: Bearer <API_TOKEN>`. A server listening beyond localhost refuses to start without one. This page, /docs-json and the dashboard at / (which asks for the token in the browser) are served without a token.',
+        'Authentication: when the server has API_TOKEN set, every route except /health and /ready needs `Authorization: Bearer <API_TOKEN>`. A server listening beyond localhost refuses to start without one. This page, /docs-json and the dashboard at / (which asks for the token in the browser) are served without a token.',
       ].join('\n'),
     )
     .setVersion('1')

@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { AlertDispatcher, type AlertChannel } from '@meterstream/alert-channels';
+import { AlertDispatcher, MqttAlertChannel, RateLimitedAlertChannel, type AlertChannel } from '@meterstream/alert-channels';
+import { STREAMS, type AlertEnvelope } from '@meterstream/contracts';
 import type { ProcessorConfig, ReadModelConfig, StreamConfig, TimeSeriesConfig } from '@meterstream/config';
 import { processorConfig, readModelConfig, streamConfig, timeSeriesConfig } from '@meterstream/config/nest';
 import type { FileModelRegistry } from '@meterstream/model-registry';
-import { startRateReporter } from '@meterstream/observability';
+import { METRICS_REGISTRY, sqliteFileCheck, startRateReporter, type ReadinessCheck } from '@meterstream/observability';
+import type { Registry } from 'prom-client';
 import { SqliteReadModel, type ReadModel } from '@meterstream/read-model';
 import {
   ALERT_CHANNELS,
@@ -24,9 +26,13 @@ import { EmbeddedStreamLog, SqliteCheckpointStore, type PartitionCheckpointStore
 import type { TimeSeriesSink } from '@meterstream/timeseries';
 import { createStreamProcessor, embeddedStreamProcessorOn, PROCESSOR_GROUP, type StreamProcessorDeps } from './runtime/create-stream-processor';
 import type { StreamProcessor } from './runtime/stream-processor';
+import { registerAlertChannelMetrics } from './metrics/alert-channel-metrics';
+import { ProcessorMetrics } from './metrics/processor-metrics';
 
 export const STREAM_PROCESSOR = Symbol('StreamProcessor');
 export const ALERT_DISPATCHER = Symbol('AlertDispatcher');
+export const PROCESSOR_METRICS = Symbol('ProcessorMetrics');
+export const PROCESSOR_READINESS = Symbol('ProcessorReadiness');
 
 /** How often the owned partitions are compared with the last ones logged. */
 const OWNERSHIP_CHECK_MS = 500;
@@ -74,12 +80,19 @@ function buildStreamProcessor(
   stream: StreamConfig,
   models: FileModelRegistry,
   ports: { log: StreamLog; readModel: ReadModel; checkpoints: PartitionCheckpointStore; timeSeries: TimeSeriesSink | null; db: Database.Database | null | undefined },
+  metrics: ProcessorMetrics,
 ): StreamProcessor {
   const logger = new Logger('stream-processor');
+  const alertLogger = new Logger('alerts');
   const deps: StreamProcessorDeps = {
     models,
     onModelInstalled: (version) => logger.log(`installed voltage model version ${version} from ${models.dir}`),
     onError: (err) => logger.error(err.message),
+    onCommitted: (output, now) => {
+      metrics.committed(output, now);
+      // Each alert raised or cleared is logged once, here, where it is emitted (not by every channel).
+      for (const alert of output.alerts) if (alert.body.state === 'raised' || alert.body.state === 'cleared') alertLogger.log(alertLogRecord(alert));
+    },
   };
   const group = processorGroup(stream);
   const { db, log, readModel, checkpoints, timeSeries } = ports;
@@ -90,6 +103,42 @@ function buildStreamProcessor(
     return embeddedStreamProcessorOn({ ...config, STREAM_PARTITIONS: stream.STREAM_PARTITIONS, LOG_RETENTION_HOURS: stream.LOG_RETENTION_HOURS }, { db, log, readModel, checkpoints }, deps, { group });
   }
   return createStreamProcessor(config, { log, readModel, checkpoints, timeSeries: timeSeries ?? undefined }, deps, { group });
+}
+
+/** One structured log record per alert raised or cleared: the message for people, the fields for a log search. */
+export function alertLogRecord(alert: AlertEnvelope): Record<string, unknown> {
+  const { alertId, kind, state, severity, lineId, deviceId, message, evidence } = alert.body;
+  return {
+    msg: `alert ${state}: ${kind} (${severity}) on ${deviceId ? `meter ${deviceId} of line ${lineId}` : `line ${lineId}`}: ${message}`,
+    alert: { alertId, kind, state, severity, lineId, deviceId, eventTime: new Date(alert.eventTime).toISOString(), value: evidence.value, threshold: evidence.threshold },
+  };
+}
+
+/**
+ * What the processor's readiness (/ready) depends on: its database (the embedded SQLite file, or
+ * the read model's cluster), the stream (Kafka or Kinesis answering), and the MQTT broker when the
+ * mqtt alert channel is on.
+ */
+function processorReadiness(stream: StreamConfig, readModelConfig: ReadModelConfig, log: StreamLog, readModel: ReadModel, channels: AlertChannel[]): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [];
+  if (stream.STREAM_BACKEND === 'embedded') checks.push(sqliteFileCheck('database', stream.databaseFile));
+  else {
+    checks.push({ name: 'stream', check: async () => void (await log.backlog(STREAMS.readings, (await log.partitions(STREAMS.readings))[0], null)) });
+    if (readModelConfig.READ_MODEL_BACKEND === 'sqlite') checks.push(sqliteFileCheck('database', readModelConfig.databaseFile));
+  }
+  if (readModelConfig.READ_MODEL_BACKEND === 'elasticsearch') checks.push({ name: 'read-model', check: async () => void (await readModel.deadLetterCount()) });
+  for (const channel of channels) {
+    const inner = channel instanceof RateLimitedAlertChannel ? channel.inner : channel;
+    if (inner instanceof MqttAlertChannel) {
+      checks.push({
+        name: 'broker',
+        check: () => {
+          if (!inner.connected) throw new Error('the mqtt alert channel is not connected to the MQTT broker (MQTT_URL); alerts wait for it');
+        },
+      });
+    }
+  }
+  return checks;
 }
 
 /**
@@ -110,6 +159,7 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
   constructor(
     @Inject(STREAM_PROCESSOR) private readonly processor: StreamProcessor,
     @Inject(ALERT_DISPATCHER) private readonly dispatcher: AlertDispatcher,
+    @Inject(PROCESSOR_METRICS) private readonly metrics: ProcessorMetrics,
     @Inject(streamConfig.KEY) private readonly stream: StreamConfig,
     @Inject(readModelConfig.KEY) private readonly readModel: ReadModelConfig,
     @Inject(timeSeriesConfig.KEY) private readonly timeSeries: TimeSeriesConfig,
@@ -117,6 +167,7 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
 
   async onApplicationBootstrap(): Promise<void> {
     const { processor, dispatcher } = this;
+    this.metrics.attach(processor);
     this.logger.log(`${describeBackends(this.stream, this.readModel, this.timeSeries)}; consumer group ${processorGroup(this.stream)}`);
     await processor.start();
     dispatcher.start();
@@ -170,6 +221,12 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
 @Module({
   imports: [StreamLogModule.register({ positions: 'checkpoint-store' }), ReadModelModule, TimeSeriesModule, AlertChannelsModule, ModelRegistryModule],
   providers: [
+    { provide: PROCESSOR_METRICS, useFactory: (registry: Registry, log: StreamLog) => new ProcessorMetrics(registry, log), inject: [METRICS_REGISTRY, STREAM_LOG] },
+    {
+      provide: PROCESSOR_READINESS,
+      useFactory: (stream: StreamConfig, readModelConfig: ReadModelConfig, log: StreamLog, readModel: ReadModel, channels: AlertChannel[]) => processorReadiness(stream, readModelConfig, log, readModel, channels),
+      inject: [streamConfig.KEY, readModelConfig.KEY, STREAM_LOG, READ_MODEL, ALERT_CHANNELS],
+    },
     {
       provide: STREAM_PROCESSOR,
       useFactory: (
@@ -180,19 +237,23 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
         readModel: ReadModel,
         checkpoints: PartitionCheckpointStore,
         timeSeries: TimeSeriesSink | null,
+        metrics: ProcessorMetrics,
         db?: Database.Database | null,
-      ) => buildStreamProcessor(config, stream, models, { log, readModel, checkpoints, timeSeries, db }),
-      inject: [processorConfig.KEY, streamConfig.KEY, MODEL_REGISTRY, STREAM_LOG, READ_MODEL, CHECKPOINT_STORE, TIME_SERIES_SINK, { token: EMBEDDED_DATABASE, optional: true }],
+      ) => buildStreamProcessor(config, stream, models, { log, readModel, checkpoints, timeSeries, db }, metrics),
+      inject: [processorConfig.KEY, streamConfig.KEY, MODEL_REGISTRY, STREAM_LOG, READ_MODEL, CHECKPOINT_STORE, TIME_SERIES_SINK, PROCESSOR_METRICS, { token: EMBEDDED_DATABASE, optional: true }],
     },
     {
       provide: ALERT_DISPATCHER,
-      useFactory: (log: StreamLog, channels: AlertChannel[]) => {
+      useFactory: (log: StreamLog, channels: AlertChannel[], registry: Registry) => {
         const channelLogger = new Logger('alert-channels');
-        return new AlertDispatcher({ log, channels, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
+        const dispatcher = new AlertDispatcher({ log, channels, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
+        registerAlertChannelMetrics(registry, dispatcher);
+        return dispatcher;
       },
-      inject: [STREAM_LOG, ALERT_CHANNELS],
+      inject: [STREAM_LOG, ALERT_CHANNELS, METRICS_REGISTRY],
     },
     ProcessorRunner,
   ],
+  exports: [PROCESSOR_READINESS],
 })
 export class ProcessorModule {}

@@ -104,6 +104,11 @@ describe('AlertDispatcher', () => {
       await waitFor(() => mqttReceived.length === alerts.length, { what: 'MQTT to receive every alert' });
       expect(receiver.accepted()).toEqual([]);
       expect(receiver.requests.length).toBeGreaterThan(0);
+      // The stalled channel shows its oldest undelivered alert (for the age metric); the caught-up one none.
+      const partitions = await fixture.log.partitions(STREAMS.alerts);
+      const appendTimes = (await Promise.all(partitions.map((p) => fixture.log.read(STREAMS.alerts, p, null, 1000)))).flat().map((r) => r.appendTime);
+      expect(appendTimes).toContain(d.counters().webhook.oldestUndeliveredAt);
+      expect(d.counters().mqtt.oldestUndeliveredAt).toBeNull();
 
       webhookUp = true;
       await waitFor(() => receiver.accepted().length === alerts.length, { what: 'the webhook to catch up' });
@@ -124,7 +129,9 @@ describe('AlertDispatcher', () => {
       const counters = d.counters();
       expect(counters.webhook).toMatchObject({ delivered: alerts.length, deadLettered: 0 });
       expect(counters.webhook.retried).toBe(receiver.requests.length - alerts.length);
-      expect(counters.mqtt).toEqual({ delivered: alerts.length, retried: 0, deadLettered: 0, errors: 0 });
+      // Every request answered 503 is a failed attempt, each followed by a retry.
+      expect(counters.webhook.failed).toBe(counters.webhook.retried);
+      expect(counters.mqtt).toEqual({ delivered: alerts.length, retried: 0, failed: 0, deadLettered: 0, errors: 0, oldestUndeliveredAt: null });
     });
 
     it('dead-letters an alert once its retry budget is spent (or at once if permanent), and later alerts still get through', async () => {
@@ -154,7 +161,8 @@ describe('AlertDispatcher', () => {
       expect(letters[0].source).toMatchObject({ stream: STREAMS.alerts });
       expect(receiver.requests.filter((r) => r.headers['x-meterstream-event-id'] === alwaysFailing.id)).toHaveLength(3);
       await waitFor(() => d.counters().webhook.delivered === 3);
-      expect(d.counters().webhook).toEqual({ delivered: 3, retried: 2, deadLettered: 2, errors: 0 });
+      // 3 failed attempts of the always-failing alert, 1 of the permanent one.
+      expect(d.counters().webhook).toEqual({ delivered: 3, retried: 2, failed: 4, deadLettered: 2, errors: 0, oldestUndeliveredAt: null });
     });
 
     it('paces an alert storm at the configured rate and drops none (schedule asserted on a virtual clock)', async () => {
@@ -262,7 +270,7 @@ describe('AlertDispatcher', () => {
     const d = dispatcher({ channels: [channel] });
     d.start();
     await waitFor(() => d.counters().sns.delivered + d.counters().sns.deadLettered === 3);
-    expect(d.counters().sns).toEqual({ delivered: 2, retried: 0, deadLettered: 1, errors: 0 });
+    expect(d.counters().sns).toEqual({ delivered: 2, retried: 0, failed: 1, deadLettered: 1, errors: 0, oldestUndeliveredAt: null });
     expect((await readDeadLetters(fixture.log)).map((l) => [l.id, l.reason])).toEqual([[`sns:${alertFixture('L07', 2).id}`, 'topic does not exist']]);
   });
 

@@ -38,10 +38,14 @@ export interface ChannelCounters {
   delivered: number;
   /** Attempts after the first (each retry of each alert). */
   retried: number;
+  /** Attempts that failed (each is retried or ends in a dead letter). */
+  failed: number;
   /** Alerts given up on and appended to alert-dead-letters. */
   deadLettered: number;
   /** Failures of the log itself (read, commit, dead-letter append); the loop carries on. */
   errors: number;
+  /** When the oldest alert not yet delivered to the channel was appended (epoch ms); null when caught up. */
+  oldestUndeliveredAt: number | null;
 }
 
 export interface DispatcherLogger {
@@ -86,7 +90,7 @@ const INTERRUPTED = new Error('alert dispatcher stopping');
  */
 export class ChannelDeliveryLoop {
   readonly group: string;
-  private readonly counts: ChannelCounters = { delivered: 0, retried: 0, deadLettered: 0, errors: 0 };
+  private readonly counts: ChannelCounters = { delivered: 0, retried: 0, failed: 0, deadLettered: 0, errors: 0, oldestUndeliveredAt: null };
   private current: Run | undefined;
   private wakeIdle: (() => void) | undefined;
   private wakePending = false;
@@ -157,7 +161,10 @@ export class ChannelDeliveryLoop {
         }
         this.wakePending = false;
         const progressed = await this.pass(run, positions);
-        if (!progressed) await this.idle(run, pollIntervalMs);
+        if (!progressed) {
+          this.counts.oldestUndeliveredAt = null;
+          await this.idle(run, pollIntervalMs);
+        }
       } catch (err) {
         if (run.abandoned) return;
         this.counts.errors++;
@@ -175,7 +182,10 @@ export class ChannelDeliveryLoop {
       const records = await log.read(STREAMS.alerts, partition, positions.get(partition) ?? null, readBatchSize);
       for (const record of records) {
         if (run.stopping) return progressed;
+        // Delivered one at a time in stream order: the record in hand is the oldest waiting (of its partition).
+        this.counts.oldestUndeliveredAt = Math.min(this.counts.oldestUndeliveredAt ?? Infinity, record.appendTime);
         if (!(await this.settle(run, record))) return progressed;
+        this.counts.oldestUndeliveredAt = null;
         // Advanced in memory first: if the commit fails the loop goes on from here (no in-process
         // duplicate), and the next commit of this partition covers this event too.
         positions.set(partition, record.position);
@@ -213,6 +223,9 @@ export class ChannelDeliveryLoop {
       attemptUnderWay = true;
       try {
         await this.channel.deliver(alert);
+      } catch (err) {
+        this.counts.failed++;
+        throw err;
       } finally {
         attemptUnderWay = false;
       }

@@ -58,6 +58,17 @@ export const variables = z.object({
   PORT: int(3000, 0),
   API_TOKEN: optionalString,
 
+  /** The services' log level (pino's levels); `silent` logs nothing. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (one object per line), `pretty` (one readable line per record); unset: pretty on a terminal, else JSON. `npm start` sets pretty. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Where the bridge's and the processor's metrics and health endpoints listen (the API serves them on its own port). */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** The ingest's endpoint: the bridge process, or `npm start` itself when its embedded broker ingests. 0 picks a free port. */
+  BRIDGE_METRICS_PORT: int(9464, 0).refine((p) => p <= 65535, 'must be a TCP port (0-65535)'),
+  /** The stream processor's endpoint (and its alert channels'). 0 picks a free port. */
+  PROCESSOR_METRICS_PORT: int(9465, 0).refine((p) => p <= 65535, 'must be a TCP port (0-65535)'),
+
   MQTT_URL: optionalString,
   MQTT_HOST: z.string().default('127.0.0.1'),
   MQTT_PORT: int(1883, 0),
@@ -265,6 +276,12 @@ export const crossChecks: readonly Check[] = [
     message: 'INGEST_SOURCE=kinesis-rule reads the raw Kinesis stream the IoT topic rule writes: it needs STREAM_BACKEND=kinesis (with KINESIS_STREAM_PREFIX and AWS_REGION)',
     path: 'INGEST_SOURCE',
     needs: ['INGEST_SOURCE', 'STREAM_BACKEND'],
+  },
+  {
+    test: (c) => isLoopback(c.METRICS_HOST) || c.API_TOKEN !== undefined,
+    message: 'a metrics endpoint beyond loopback needs API_TOKEN (scrapers send Authorization: Bearer <token>): set API_TOKEN, or METRICS_HOST=127.0.0.1',
+    path: 'METRICS_HOST',
+    needs: ['METRICS_HOST', 'API_TOKEN'],
   },
   { test: (c) => c.VOLTAGE_LOW < c.VOLTAGE_HIGH, message: 'VOLTAGE_LOW must be below VOLTAGE_HIGH', path: 'VOLTAGE_LOW', needs: ['VOLTAGE_LOW', 'VOLTAGE_HIGH'] },
   {

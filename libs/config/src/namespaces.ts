@@ -131,3 +131,11 @@ export type ModelRegistryConfig = ReturnType<typeof modelRegistryNamespace.load>
 /** The query API: where it listens, its token, the band the dashboard draws. */
 export const apiNamespace = namespace('api', ['HOST', 'PORT', 'API_TOKEN', 'VOLTAGE_LOW', 'VOLTAGE_HIGH']);
 export type ApiConfig = ReturnType<typeof apiNamespace.load>;
+
+/**
+ * What every service's operations side reads: LOG_LEVEL and LOG_FORMAT, and where the bridge's and the
+ * processor's metrics and health endpoint listens (METRICS_HOST, BRIDGE_METRICS_PORT,
+ * PROCESSOR_METRICS_PORT; beyond loopback /metrics needs API_TOKEN as a bearer token).
+ */
+export const operationsNamespace = namespace('operations', ['LOG_LEVEL', 'LOG_FORMAT', 'METRICS_HOST', 'BRIDGE_METRICS_PORT', 'PROCESSOR_METRICS_PORT', 'API_TOKEN']);
+export type OperationsConfig = ReturnType<typeof operationsNamespace.load>;

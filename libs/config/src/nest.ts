@@ -7,6 +7,7 @@ import {
   ingestSourceNamespace,
   modelRegistryNamespace,
   mqttNamespace,
+  operationsNamespace,
   processorNamespace,
   readModelNamespace,
   streamNamespace,
@@ -32,6 +33,7 @@ export const ingestSourceConfig = register(ingestSourceNamespace);
 export const processorConfig = register(processorNamespace);
 export const modelRegistryConfig = register(modelRegistryNamespace);
 export const apiConfig = register(apiNamespace);
+export const operationsConfig = register(operationsNamespace);
 
 export type { ConfigType };
 

@@ -67,6 +67,7 @@ export class DurableSubscriber extends EventEmitter {
   private connectedWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private started = false;
   private corked = false;
+  private subscribedNow = false;
   /** Counters for metrics. */
   readonly counters = { received: 0, acknowledged: 0, batches: 0, reconnects: 0 };
 
@@ -88,6 +89,11 @@ export class DurableSubscriber extends EventEmitter {
     const ready = new Promise<void>((resolve, reject) => this.connectedWaiters.push({ resolve, reject }));
     this.connect();
     return ready;
+  }
+
+  /** Connected to the broker with the subscription granted (readiness). */
+  get subscribed(): boolean {
+    return this.subscribedNow;
   }
 
   get inFlight(): number {
@@ -167,6 +173,7 @@ export class DurableSubscriber extends EventEmitter {
     });
     socket.on('close', () => {
       if (connection !== this.connection) return;
+      this.subscribedNow = false;
       clearInterval(this.keepaliveTimer);
       // Messages not yet durable are forgotten; the broker redelivers them to the persistent session.
       this.commits.discard((p) => p.connection === connection);
@@ -222,6 +229,7 @@ export class DurableSubscriber extends EventEmitter {
           return;
         }
         this.started = true;
+        this.subscribedNow = true;
         this.connectedWaiters.splice(0).forEach((w) => w.resolve());
         return;
       }

@@ -44,6 +44,10 @@ export interface EmbeddedBroker {
   readonly port: number;
   /** Messages acknowledged after their ingest commit. */
   readonly ingested: () => number;
+  /** Publishes under line/ handed to ingest (a resent one counts again). */
+  readonly received: () => number;
+  /** Publishes waiting for their ingest commit (unacknowledged). */
+  readonly inFlight: () => number;
   close(): Promise<void>;
 }
 
@@ -134,6 +138,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     url: `mqtt://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     port,
     ingested: () => commits?.counters.committed ?? 0,
+    received: () => commits?.counters.submitted ?? 0,
+    inFlight: () => commits?.pending ?? 0,
     close: async () => {
       // Stop accepting first, then let the commit in progress finish (its publishers get their
       // PUBACKs if the sockets are still up); what is queued is refused and will be resent.

@@ -28,7 +28,7 @@ describe('GroupCommit', () => {
     await waitFor(() => outcomes.size === 5, { what: 'every item done' });
     expect(batches).toEqual([[0], [1, 2, 3, 4]]);
     expect([...outcomes.values()].every((o) => o === 'done')).toBe(true);
-    expect(commits.counters).toEqual({ committed: 5, batches: 2, failures: 0 });
+    expect(commits.counters).toEqual({ submitted: 5, committed: 5, batches: 2, failures: 0 });
   });
 
   it('retries a failing commit without reporting its items, and at stop reports them and the queue as not committed', async () => {

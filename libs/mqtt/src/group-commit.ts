@@ -32,7 +32,8 @@ export class GroupCommit<T> {
   private idleWaiters: (() => void)[] = [];
   private wakeRetry: (() => void) | undefined;
   private inCommit = 0;
-  readonly counters = { committed: 0, batches: 0, failures: 0 };
+  /** submitted: items queued; committed: items reported done after their batch committed. */
+  readonly counters = { submitted: 0, committed: 0, batches: 0, failures: 0 };
 
   constructor(private readonly options: GroupCommitOptions<T>) {}
 
@@ -44,6 +45,7 @@ export class GroupCommit<T> {
   submit(item: T, done: (err?: Error) => void): void {
     if (this.stopped) return done(new Error('stopping: not committed'));
     this.queue.push({ item, done });
+    this.counters.submitted++;
     if (!this.running) {
       this.running = true;
       // Let the rest of the current socket read arrive first, so it joins the same batch.

@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type Config } from '@meterstream/config';
-import { createIngest } from '@meterstream/ingest';
+import { createIngest, IngestMetrics } from '@meterstream/ingest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@meterstream/mqtt';
+import { createServiceRegistry } from '@meterstream/observability';
 import { createStreamLog, type StreamLog } from '@meterstream/stream';
 import { Supervisor } from '../supervisor';
+import { startIngestOperations, type IngestOperations } from './ingest-operations';
 
 export interface StartOptions {
   simulator: boolean;
@@ -43,6 +45,7 @@ export async function start(options: StartOptions): Promise<void> {
 
   let broker: EmbeddedBroker | undefined;
   let ingestLog: StreamLog | undefined;
+  let operations: IngestOperations | undefined;
   let mqttUrl = config.MQTT_URL;
   // The service's MQTT credentials: configured, or made up for this run (loopback) and handed to
   // the services, so only they can publish alerts or use the service's client ids.
@@ -52,13 +55,16 @@ export async function start(options: StartOptions): Promise<void> {
     // dead letter) is committed. No bridge process, no second MQTT hop.
     ingestLog = createStreamLog(config);
     const ingest = createIngest(ingestLog, config);
+    // The ingest's metrics, as the bridge process would serve them: here the broker ingests.
+    const registry = createServiceRegistry('ingest');
+    const metrics = new IngestMetrics(registry, ingest, { received: () => broker?.received() ?? 0, acknowledged: () => broker?.ingested() ?? 0, inFlight: () => broker?.inFlight() ?? 0 });
     const device = config.MQTT_DEVICE_USERNAME && config.MQTT_DEVICE_PASSWORD ? { username: config.MQTT_DEVICE_USERNAME, password: config.MQTT_DEVICE_PASSWORD } : undefined;
     broker = await startEmbeddedBroker({
       host: config.MQTT_HOST,
       port: config.MQTT_PORT,
       service,
       device,
-      ingest: (messages) => ingest.ingest(messages),
+      ingest: metrics.handler(),
       ingestBatchMax: config.BRIDGE_BATCH_MAX,
       onIngestError: (err) => print(`[broker]     ingest could not commit; publishers wait unacknowledged and it retries: ${err.message}`),
     }).catch(async (err: NodeJS.ErrnoException) => {
@@ -68,11 +74,20 @@ export async function start(options: StartOptions): Promise<void> {
     });
     mqttUrl = broker.url;
     print(`[broker]     embedded MQTT broker (aedes) listening on ${mqttUrl}; ingest acknowledges each publish once it is durable`);
+    const running = broker;
+    operations = await startIngestOperations(config, registry, running).catch(async (err: Error) => {
+      await running.close();
+      await ingestLog?.close();
+      throw err;
+    });
+    print(`[broker]     ingest metrics and health on ${operations.url}/metrics, /health, /ready`);
   } else {
     print(`[broker]     using the external MQTT broker at ${mqttUrl}`);
   }
 
-  const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir, MQTT_USERNAME: service.username, MQTT_PASSWORD: service.password };
+  // LOG_FORMAT: the services print one readable line per record here (the launcher prefixes each
+  // with the service's name) unless the user asked for JSON.
+  const env = { MQTT_URL: mqttUrl, DATA_DIR: config.dataDir, MQTT_USERNAME: service.username, MQTT_PASSWORD: service.password, LOG_FORMAT: config.LOG_FORMAT ?? 'pretty' };
   let shutdown: (reason: string, exitCode: number) => Promise<void> = async () => undefined;
   const supervisor = new Supervisor(print, (failure) => {
     const why = failure.lastLines.length > 0 ? failure.lastLines[failure.lastLines.length - 1] : `it exited (${failure.exit})`;
@@ -85,6 +100,7 @@ export async function start(options: StartOptions): Promise<void> {
     print(`\n${reason}`);
     print('Stopping the simulator, then ingest (it acknowledges only what is durable), processor and API...');
     await supervisor.stop(['simulator']);
+    await operations?.close();
     await broker?.close();
     await ingestLog?.close();
     await supervisor.stop(['bridge', 'processor', 'api']);
@@ -130,6 +146,10 @@ export async function start(options: StartOptions): Promise<void> {
   print(`  REST API      ${apiUrl}            e.g. curl -s${auth} ${apiUrl}/lines`);
   print(`  API docs      ${apiUrl}/docs`);
   print(`  MQTT broker   ${mqttUrl}   (publish to line/{lineId}/SmartMeterData)`);
+  const opsHost = config.METRICS_HOST === '0.0.0.0' || config.METRICS_HOST === '::' ? '127.0.0.1' : config.METRICS_HOST;
+  print(
+    `  metrics       ${apiUrl}/metrics (API), ${operations?.url ?? `http://${opsHost}:${config.BRIDGE_METRICS_PORT}`}/metrics (${broker ? 'ingest' : 'bridge'}), http://${opsHost}:${config.PROCESSOR_METRICS_PORT}/metrics (processor); /health and /ready beside each`,
+  );
   print(`  data          ${config.dataDir}`);
   if (options.simulator) print(`  simulator     ${options.lines} lines × ${options.metersPerLine} meters, starting 1 h back at ${options.speed}× until it reaches the present`);
   print('  Ctrl-C stops everything cleanly.');

@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { ApiConfig } from '@meterstream/config';
 import { apiConfig } from '@meterstream/config/nest';
-import { Public } from '../auth/public.decorator';
+import { Public } from '@meterstream/observability';
 import { renderDashboardPage } from './assets/dashboard-page';
 import { DASHBOARD_SCRIPT } from './assets/dashboard-script';
 import { chartLibrarySource } from './chart-library';

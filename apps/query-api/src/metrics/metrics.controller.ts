@@ -1,42 +1,31 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { METRICS_CONTENT_TYPE, METRICS_REGISTRY } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { READ_MODEL } from '../common/tokens';
 
-/** What the route sends (prom-client's text exposition format 0.0.4), and so what the document says. */
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export { METRICS_CONTENT_TYPE };
 
 /**
- * Prometheus metrics of the pipeline's results, read from the read model at scrape time (so they
- * are the same whichever API instance is scraped, and survive restarts): per-line late and
- * duplicate readings, delivery delay and open alerts, lines, and refused messages. Behind the
- * bearer token.
+ * Prometheus metrics of the API: its own (request durations by route and status, process
+ * metrics) and the pipeline's results, read from the read model at scrape time (so they are the
+ * same whichever API instance is scraped, and survive restarts): per-line late and duplicate
+ * readings (running totals: counters), delivery delay and open alerts, lines, and refused
+ * messages. Behind the bearer token.
  */
 @ApiTags('metrics')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'API_TOKEN is set and the request lacks `Authorization: Bearer <token>`.' })
 @Controller('metrics')
 export class MetricsController {
-  private readonly registry = new Registry();
-  private readonly lines = this.gauge('meterstream_lines', 'Feeder lines that have reported.');
-  private readonly late = this.gauge('meterstream_late_readings', 'Readings that arrived after their window fired (kept in late-readings, merged into no window), per line; a running total.', ['line']);
-  private readonly duplicates = this.gauge('meterstream_duplicate_readings', 'Redelivered readings recognised by id and counted once, per line; a running total.', ['line']);
-  private readonly openAlerts = this.gauge('meterstream_open_alerts', 'Alerts raised or acknowledged and not cleared, per line.', ['line']);
-  private readonly delay = this.gauge(
-    'meterstream_delivery_delay_seconds',
-    "How late a line's readings reach the stream (ingest time minus event time), moving average over its recent readings, as last measured.",
-    ['line'],
-  );
-  private readonly delayMax = this.gauge(
-    'meterstream_delivery_delay_max_seconds',
-    "The highest delivery delay of a line's readings over its last 30 to 60 minutes of arrivals, as last measured.",
-    ['line'],
-  );
-  private readonly deadLetters = this.gauge('meterstream_dead_letters', 'Messages refused by the contract, kept in dead-letters (as retained by the read model).');
-
-  constructor(@Inject(READ_MODEL) private readonly readModel: ReadModel) {}
+  constructor(
+    @Inject(READ_MODEL) readModel: ReadModel,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
+  ) {
+    registerReadModelMetrics(registry, readModel);
+  }
 
   @Get()
   @Header('Content-Type', METRICS_CONTENT_TYPE)
@@ -44,27 +33,78 @@ export class MetricsController {
   // `content`, not `schema`: a bare schema would be documented as application/json.
   @ApiOkResponse({
     description: 'Prometheus text exposition format, version 0.0.4.',
-    content: { 'text/plain': { schema: { type: 'string', example: 'meterstream_lines 3\nmeterstream_dead_letters 2\n' } } },
+    content: { 'text/plain': { schema: { type: 'string', example: 'meterstream_lines 3\nmeterstream_dead_letters_total 2\n' } } },
   })
-  async metrics(): Promise<string> {
-    const summaries = await this.readModel.lines();
-    this.lines.set(summaries.length);
-    for (const gauge of [this.late, this.duplicates, this.openAlerts, this.delay, this.delayMax]) gauge.reset();
-    for (const line of summaries) {
-      this.late.set({ line: line.lineId }, line.lateReadings);
-      this.duplicates.set({ line: line.lineId }, line.duplicateReadings);
-      this.openAlerts.set({ line: line.lineId }, line.openAlerts.length);
-      // A line without a measurement yet has no sample (not a 0, which would read as "on time").
-      if (line.deliveryDelay !== null) {
-        this.delay.set({ line: line.lineId }, line.deliveryDelay.ewmaMs / 1000);
-        this.delayMax.set({ line: line.lineId }, line.deliveryDelay.maxMs / 1000);
-      }
-    }
-    this.deadLetters.set(await this.readModel.deadLetterCount());
+  metrics(): Promise<string> {
     return this.registry.metrics();
   }
+}
 
-  private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
-  }
+/**
+ * The pipeline's figures as the read model holds them, collected once per scrape (one query for
+ * the lines, one for the dead letters). Totals the read model keeps are counters set to their
+ * stored value (a replay rebuilds them from zero, which Prometheus reads as a counter reset).
+ */
+function registerReadModelMetrics(registry: Registry, readModel: ReadModel): void {
+  if (registry.getSingleMetric('meterstream_lines')) return;
+  const registers = [registry];
+  let scrape: Promise<Awaited<ReturnType<ReadModel['lines']>>> | undefined;
+  // Every collector of one scrape shares one read of the lines (they run concurrently).
+  const lines = () => (scrape ??= readModel.lines().finally(() => setImmediate(() => (scrape = undefined))));
+  new Gauge({
+    name: 'meterstream_lines',
+    help: 'Feeder lines that have reported.',
+    registers,
+    async collect() {
+      this.set((await lines()).length);
+    },
+  });
+  type Line = Awaited<ReturnType<ReadModel['lines']>>[number];
+  /** A per-line metric: counters are set to the stored total, gauges to the value; a line with no value (null) has no sample (not a 0, which would read as "on time"). */
+  const perLine = (kind: 'counter' | 'gauge', name: string, help: string, value: (line: Line) => number | null) => {
+    const config = { name, help, labelNames: ['line'] as const, registers };
+    if (kind === 'counter') {
+      return new Counter({
+        ...config,
+        async collect() {
+          this.reset();
+          for (const line of await lines()) this.inc({ line: line.lineId }, value(line) ?? 0);
+        },
+      });
+    }
+    return new Gauge({
+      ...config,
+      async collect() {
+        this.reset();
+        for (const line of await lines()) {
+          const v = value(line);
+          if (v !== null) this.set({ line: line.lineId }, v);
+        }
+      },
+    });
+  };
+  perLine('counter', 'meterstream_late_readings_total', 'Readings that arrived after their window fired (kept in late-readings, merged into no window), per line.', (l) => l.lateReadings);
+  perLine('counter', 'meterstream_duplicate_readings_total', 'Redelivered readings recognised by id and counted once, per line.', (l) => l.duplicateReadings);
+  perLine('gauge', 'meterstream_open_alerts', 'Alerts raised or acknowledged and not cleared, per line.', (l) => l.openAlerts.length);
+  perLine(
+    'gauge',
+    'meterstream_delivery_delay_seconds',
+    "How late a line's readings reach the stream (ingest time minus event time), moving average over its recent readings, as last measured.",
+    (l) => (l.deliveryDelay === null ? null : l.deliveryDelay.ewmaMs / 1000),
+  );
+  perLine(
+    'gauge',
+    'meterstream_delivery_delay_max_seconds',
+    "The highest delivery delay of a line's readings over its last 30 to 60 minutes of arrivals, as last measured.",
+    (l) => (l.deliveryDelay === null ? null : l.deliveryDelay.maxMs / 1000),
+  );
+  new Counter({
+    name: 'meterstream_dead_letters_total',
+    help: 'Messages refused by the contract, kept in dead-letters (as the read model holds them).',
+    registers,
+    async collect() {
+      this.reset();
+      this.inc(await readModel.deadLetterCount());
+    },
+  });
 }

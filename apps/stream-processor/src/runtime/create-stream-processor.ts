@@ -21,6 +21,7 @@ export interface StreamProcessorDeps {
   onModelInstalled?: (version: number) => void;
   now?: () => number;
   onError?: (err: Error) => void;
+  onCommitted?: StreamProcessorOptions['onCommitted'];
 }
 
 /** Settings with no configuration key (yet); tests and tooling override them. */
@@ -62,7 +63,7 @@ export function alertRules(config: ProcessorConfig): () => AlertRule[] {
 }
 
 function options(config: ProcessorConfig, deps: StreamProcessorDeps, tuning: Partial<StreamProcessorTuning>): StreamProcessorOptions {
-  const { now, onError, models, onModelInstalled } = deps;
+  const { now, onError, models, onModelInstalled, onCommitted } = deps;
   return {
     ...DEFAULT_TUNING,
     ...tuning,
@@ -73,6 +74,7 @@ function options(config: ProcessorConfig, deps: StreamProcessorDeps, tuning: Par
     readingRetentionMs: config.READING_RETENTION_HOURS * HOUR,
     now,
     onError,
+    onCommitted,
   };
 }
 

@@ -41,6 +41,22 @@ export interface StreamProcessorOptions {
   now?: () => number;
   /** Told about failures the loop survives: a poll rolled back, a checkpoint that could not be saved. */
   onError?: (err: Error) => void;
+  /**
+   * Told after each poll's effects were committed (durable on the embedded log, appended on Kafka
+   * and Kinesis), with what it emitted and the processing time of the poll: for metrics and for
+   * logging each alert once, when it is emitted.
+   */
+  onCommitted?: (output: ProcessorOutput, now: number) => void;
+}
+
+/** One owned partition as metrics see it. */
+export interface PartitionFigures {
+  partition: string;
+  /** Last readings position processed (null: none yet): the consumer lag is the log's end minus this. */
+  position: string | null;
+  /** The lowest watermark among the partition's lines (null: no line has one yet). */
+  slowestWatermark: number | null;
+  openWindows: number;
 }
 
 export interface StreamProcessorCounters {
@@ -112,6 +128,10 @@ export interface StreamProcessorCounters {
  */
 export class StreamProcessor {
   readonly counters: StreamProcessorCounters = { readings: 0, deadLetters: 0, aggregates: 0, alerts: 0, late: 0, batches: 0, checkpoints: 0, rollbacks: 0 };
+  /** Input records processed per readings partition (dead letters counted with the partition that carries them), as `counters`. */
+  readonly partitionCounters = new Map<string, { readings: number; deadLetters: number }>();
+  /** Published model versions installed. */
+  modelInstallations = 0;
   private readonly tasks = new Map<string, PartitionTask>();
   private readonly lock = new SerialLock();
   private readonly now: () => number;
@@ -188,6 +208,16 @@ export class StreamProcessor {
     return versions.length === 0 ? 0 : Math.min(...versions);
   }
 
+  /** Per owned partition: its position, its slowest line's watermark and its open windows (walks every open window: for a scrape, not per poll). */
+  partitionFigures(): PartitionFigures[] {
+    return this.ownedTasks().map((task) => {
+      const stats = task.stats();
+      let slowest = Infinity;
+      for (const watermark of Object.values(stats.watermarks)) if (Number.isFinite(watermark) && watermark < slowest) slowest = watermark;
+      return { partition: task.partition, position: task.readingsPosition, slowestWatermark: Number.isFinite(slowest) ? slowest : null, openWindows: stats.openWindows };
+    });
+  }
+
   /** The owned partitions' topology figures, merged (partitions and lines are disjoint): per-line watermarks and clocks, per-partition ingest clocks. */
   stats(): Required<ProcessorStats> {
     const total: Required<ProcessorStats> = { openWindows: 0, trackedIds: 0, lines: 0, meters: 0, lateCounts: {}, duplicateCounts: {}, watermarks: {}, lineClocks: {}, ingestClocks: {} };
@@ -245,7 +275,8 @@ export class StreamProcessor {
       const didWork = consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0;
       if (didWork) {
         await this.ports.commit.commit(this.effects(batches, output, now), tasks);
-        this.count(batches, output);
+        this.count(tasks, batches, output);
+        this.options.onCommitted?.(output, now);
         this.batchesSinceCheckpoint++;
       }
       if (this.batchesSinceCheckpoint >= this.options.checkpointEveryBatches || now - this.lastCheckpointAt >= this.options.checkpointIntervalMs) {
@@ -283,7 +314,10 @@ export class StreamProcessor {
     if (installed.length === 0) return;
     await this.checkpoint(installed);
     // A rule set without a model-based rule takes no model: nothing to announce then.
-    if (installed.some((task) => task.modelVersion === latest.version)) this.options.onModelInstalled?.(latest.version);
+    if (installed.some((task) => task.modelVersion === latest.version)) {
+      this.modelInstallations++;
+      this.options.onModelInstalled?.(latest.version);
+    }
   }
 
   private async read(task: PartitionTask): Promise<PartitionInput> {
@@ -372,11 +406,16 @@ export class StreamProcessor {
     return streamTime - this.options.readingRetentionMs;
   }
 
-  private count(batches: readonly PartitionBatch[], output: ProcessorOutput): void {
-    for (const batch of batches) {
+  private count(tasks: readonly PartitionTask[], batches: readonly PartitionBatch[], output: ProcessorOutput): void {
+    batches.forEach((batch, i) => {
       this.counters.readings += batch.readings.length;
       this.counters.deadLetters += batch.deadLetters.length;
-    }
+      const partition = tasks[i].partition;
+      const counted = this.partitionCounters.get(partition) ?? { readings: 0, deadLetters: 0 };
+      counted.readings += batch.readings.length;
+      counted.deadLetters += batch.deadLetters.length;
+      this.partitionCounters.set(partition, counted);
+    });
     this.counters.aggregates += output.aggregates.length;
     this.counters.alerts += output.alerts.length;
     this.counters.late += output.late.length;
