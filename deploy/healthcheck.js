@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // The image's HEALTHCHECK (deploy/Dockerfile): `node healthcheck.js`, exit 0 = healthy.
 //
-// One image runs every service; the command picks which. What "healthy" means depends on it:
-// - a container running the query API (its main.js, alone or under `meterstream start`): GET the
-//   API's public liveness endpoint, /health, on this container's own port (PORT, default 3000;
-//   HOST when it names one address, else 127.0.0.1). Healthy when it answers 200 within 4 s.
-// - the ingest bridge and the stream processor listen on no HTTP port: healthy while the container
-//   runs. The container ends with its service (a bad setting or an unreachable engine at start-up
-//   exits 1) and its restart policy acts; a service that runs without progress is for the metrics
-//   and alarms to see, not for this check.
-// HEALTHCHECK_URL overrides the check with a URL of your choice (e.g. an API on another port).
+// One image runs every service; the command picks which, and each serves a public liveness
+// endpoint, GET /health (@nestjs/terminus), which this asks:
+// - the query API (its main.js, alone or under `meterstream start`): on its own port (PORT,
+//   default 3000; HOST when it names one address, else 127.0.0.1);
+// - the ingest bridge: on BRIDGE_METRICS_PORT (default 9464), the stream processor on
+//   PROCESSOR_METRICS_PORT (default 9465), at METRICS_HOST (default 127.0.0.1; 0.0.0.0 → 127.0.0.1).
+// Healthy when it answers 200 within 4 s. Liveness, not readiness (/ready): a container whose
+// database or broker is away is not fixed by restarting it; that is for /ready, the metrics and
+// the alarms to show.
+// HEALTHCHECK_URL overrides the check with a URL of your choice.
 // Nothing here reads secrets: /health is public even when API_TOKEN is set.
 'use strict';
 const fs = require('node:fs');
@@ -17,13 +18,19 @@ const http = require('node:http');
 
 const TIMEOUT_MS = 4_000;
 
-/** True when some process in this container runs the query API's main.js. */
-function runsQueryApi() {
+const SERVICES = [
+  { main: /(^|\/)apps\/query-api\/src\/main\.js$/, host: 'HOST', port: 'PORT', defaultPort: 3000 },
+  { main: /(^|\/)apps\/ingest-bridge\/src\/main\.js$/, host: 'METRICS_HOST', port: 'BRIDGE_METRICS_PORT', defaultPort: 9464 },
+  { main: /(^|\/)apps\/stream-processor\/src\/main\.js$/, host: 'METRICS_HOST', port: 'PROCESSOR_METRICS_PORT', defaultPort: 9465 },
+];
+
+/** The service some process in this container runs (by its main.js), or undefined. */
+function runningService() {
   let entries;
   try {
     entries = fs.readdirSync('/proc');
   } catch {
-    return false;
+    return undefined;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
@@ -33,16 +40,18 @@ function runsQueryApi() {
     } catch {
       continue; // gone meanwhile
     }
-    if (cmdline.split('\0').some((arg) => /(^|\/)apps\/query-api\/src\/main\.js$/.test(arg))) return true;
+    const args = cmdline.split('\0');
+    const service = SERVICES.find((s) => args.some((arg) => s.main.test(arg)));
+    if (service) return service;
   }
-  return false;
+  return undefined;
 }
 
-function healthUrl() {
+function healthUrl(service) {
   if (process.env.HEALTHCHECK_URL) return process.env.HEALTHCHECK_URL;
-  const host = process.env.HOST;
+  const host = process.env[service.host];
   const target = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${target.includes(':') ? `[${target}]` : target}:${process.env.PORT || 3000}/health`;
+  return `http://${target.includes(':') ? `[${target}]` : target}:${process.env[service.port] || service.defaultPort}/health`;
 }
 
 function check(url) {
@@ -62,8 +71,10 @@ function check(url) {
   });
 }
 
-if (process.env.HEALTHCHECK_URL || runsQueryApi()) {
-  check(healthUrl());
+const service = runningService();
+if (process.env.HEALTHCHECK_URL || service) {
+  check(healthUrl(service));
 } else {
-  console.log('healthy: no query API in this container (ingest bridge or stream processor: no HTTP port; the container runs while the service does)');
+  // Another command (a one-off `meterstream replay`, a shell): nothing to ask; the container runs while it does.
+  console.log('healthy: no meterstream service with an HTTP endpoint in this container');
 }

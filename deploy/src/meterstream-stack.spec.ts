@@ -214,6 +214,10 @@ describe('services', () => {
     expect(api.container.HealthCheck?.Command.join(' ')).toContain('http://127.0.0.1:3000/health');
   });
 
+  it('health-checks the bridge and processor containers with the image’s healthcheck.js (their GET /health)', () => {
+    for (const role of [bridge, processor]) expect(role.container.HealthCheck?.Command).toEqual(['CMD', 'node', '/app/healthcheck.js']);
+  });
+
   it('keeps logs with a retention period', () => {
     const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
     expect(groups.length).toBeGreaterThanOrEqual(3);

@@ -367,6 +367,15 @@ export class MeterstreamStack extends Stack {
       bridgeEnv.INGEST_RAW_STREAM = RAW_STREAM;
     }
     const bridgeCount = readsRawStream ? Math.min(1, s.bridgeCount) : s.mqttUrl ? s.bridgeCount : 0;
+    // The bridge and the processor serve GET /health on localhost (BRIDGE_METRICS_PORT,
+    // PROCESSOR_METRICS_PORT): the image's healthcheck.js asks the one its container runs.
+    const serviceHealth: ecs.HealthCheck = {
+      command: ['CMD', 'node', '/app/healthcheck.js'],
+      interval: Duration.seconds(30),
+      timeout: Duration.seconds(5),
+      retries: 3,
+      startPeriod: Duration.seconds(60),
+    };
     const bridge = service('bridge', {
       cpu: s.bridgeCpu,
       memory: s.bridgeMemory,
@@ -375,6 +384,7 @@ export class MeterstreamStack extends Stack {
       securityGroup: bridgeSg,
       environment: bridgeEnv,
       secrets: bridgeSecrets,
+      containerHealth: serviceHealth,
     });
 
     const processorEnv: Record<string, string> = {
@@ -400,6 +410,7 @@ export class MeterstreamStack extends Stack {
       securityGroup: processorSg,
       environment: processorEnv,
       secrets: { ...streamSecrets, ...readModelSecrets },
+      containerHealth: serviceHealth,
     });
 
     const api = service('api', {
@@ -535,8 +546,9 @@ export class MeterstreamStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // The bridge and processor serve no HTTP: "unhealthy" is fewer running tasks than desired
-    // (they exit on a fatal error and ECS replaces them; a crash loop shows here).
+    // The bridge and processor sit behind no load balancer: "unhealthy" is fewer running tasks than
+    // desired (they exit on a fatal error, or fail their container health check, and ECS replaces
+    // them; a crash loop shows here).
     for (const [name, svc, desired] of [
       ['Bridge', bridge.service, bridgeCount],
       ['Processor', processor.service, s.processorCount],

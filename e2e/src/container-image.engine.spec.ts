@@ -155,6 +155,9 @@ describe('the container image (deploy/Dockerfile) on Node 22, run against Mosqui
       // The API as the image ships it (HOST=0.0.0.0), so with a token.
       PORT: String(port),
       API_TOKEN: token,
+      // Host networking: the bridge's and processor's metrics and health endpoints on free ports too.
+      BRIDGE_METRICS_PORT: String(await freePort()),
+      PROCESSOR_METRICS_PORT: String(await freePort()),
     };
     for (const role of ['processor', 'api', 'bridge'] as const) {
       const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
