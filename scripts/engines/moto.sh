@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # moto (PyPI `moto[server]`) on 127.0.0.1:$MOTO_PORT (default 15000): the local STAND-IN for Amazon
-# Timestream (write API) and SNS. No AWS service runs here: moto answers the same HTTP APIs from
-# memory (a restart forgets everything) and emulates only part of their behaviour; see
-# libs/timeseries/src/timestream.engine.spec.ts and libs/alert-channels/src/sns.engine.spec.ts.
+# Timestream (write API), SNS and DynamoDB (the Kinesis lease table). No AWS service runs here: moto
+# answers the same HTTP APIs from memory (a restart forgets everything) and emulates only part of
+# their behaviour; see libs/timeseries/src/timestream.engine.spec.ts, libs/alert-channels/src/sns.engine.spec.ts
+# and libs/stream/src/leases/leases.engine.spec.ts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 MOTO_PORT=${MOTO_PORT:-15000}
@@ -42,13 +43,14 @@ fi
 wait_port 127.0.0.1 "$MOTO_PORT" 30 moto
 
 # Health: real signed API calls through boto3 (installed with moto) with dummy credentials: SNS
-# ListTopics and Timestream ListDatabases, not just an open port.
+# ListTopics, Timestream ListDatabases and DynamoDB ListTables, not just an open port.
 MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-  "$VENV/bin/python" - > "$MO/health.out" 2>&1 <<'PY' || fail "moto health check failed (SNS ListTopics / Timestream ListDatabases); see $MO/health.out and $LOG"
+  "$VENV/bin/python" - > "$MO/health.out" 2>&1 <<'PY' || fail "moto health check failed (SNS ListTopics / Timestream ListDatabases / DynamoDB ListTables); see $MO/health.out and $LOG"
 import os, boto3
 kw = dict(endpoint_url=os.environ["MOTO_ENDPOINT"], region_name="us-east-1")
 boto3.client("sns", **kw).list_topics()
 boto3.client("timestream-write", **kw).list_databases()
+boto3.client("dynamodb", **kw).list_tables()
 print("ok")
 PY
-echo "moto healthy: http://127.0.0.1:$MOTO_PORT (moto $MOTO_VERSION; Timestream and SNS are emulated, not AWS)"
+echo "moto healthy: http://127.0.0.1:$MOTO_PORT (moto $MOTO_VERSION; Timestream, SNS and DynamoDB are emulated, not AWS)"

@@ -62,7 +62,8 @@ function shardNumber(id: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function compareShardIds(a: string, b: string): number {
+/** Shard ids in creation order: by their number when both have one, else by text. */
+export function compareShardIds(a: string, b: string): number {
   const na = shardNumber(a);
   const nb = shardNumber(b);
   if (na !== undefined && nb !== undefined && na !== nb) return na - nb;
