@@ -77,7 +77,7 @@ describe('settings', () => {
   const ctx = (values: Record<string, string>) => (key: string) => values[key];
   it('requires a certificate and names every bad value', () => {
     expect(() => readSettings(ctx({}))).toThrow(SettingsError);
-    expect(() => readSettings(ctx({ certificateArn: CERT, processorCount: '2' }))).toThrow(/processorCount: must be 1 with streamBackend=kinesis/);
+    expect(() => readSettings(ctx({ certificateArn: CERT, processorCount: '2' }))).toThrow(/processorCount: more processors than kinesisShards would sit idle/);
     expect(() => readSettings(ctx({ certificateArn: CERT, streamBackend: 'kafka' }))).toThrow(/kafkaBrokers[\s\S]*kafkaSecretArn/);
     expect(() => readSettings(ctx({ certificateArn: CERT, kinesisShards: 'two' }))).toThrow(/kinesisShards/);
   });

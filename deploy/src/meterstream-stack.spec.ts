@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfig } from '@meterstream/config';
 import { STREAMS } from '@meterstream/contracts';
+import { LEASE_TABLE_KEY } from '@meterstream/stream/kinesis';
 import { buildApp } from './app';
 import { TOPIC_RULE_PARTITION_KEY, TOPIC_RULE_SQL } from './iot-ingest';
 import { APP_STREAMS, COMMANDS } from './meterstream-stack';
@@ -113,9 +114,19 @@ describe('streams and stores', () => {
     template.resourceCountIs('AWS::Kinesis::Stream', 6);
   });
 
-  it('provisions the DynamoDB lease table, which no task role may touch yet (the app does not use it)', () => {
-    template.hasResourceProperties('AWS::DynamoDB::Table', { BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
-    for (const task of [bridge, processor, api]) expect(actionsOf(task.taskRoleId).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+  it('provisions the DynamoDB lease table the processors share, and grants only the processor exactly the calls the lease table makes', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      KeySchema: [
+        { AttributeName: LEASE_TABLE_KEY.partitionKey, KeyType: 'HASH' },
+        { AttributeName: LEASE_TABLE_KEY.sortKey, KeyType: 'RANGE' },
+      ],
+    });
+    expect(actionsOf(processor.taskRoleId).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(
+      ['dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'].sort(),
+    );
+    for (const task of [bridge, api]) expect(actionsOf(task.taskRoleId).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
   });
 
   it('creates an OpenSearch domain in the VPC, encrypted at rest and in transit, with fine-grained access control', () => {
@@ -159,8 +170,7 @@ describe('services', () => {
       TIMESERIES_BACKEND: 'timestream',
       TIMESTREAM_TABLE: 'readings',
       ALERT_CHANNELS: 'sns',
-      PROCESSOR_INSTANCE: '0',
-      PROCESSOR_INSTANCES: '1',
+      KINESIS_LEASE_TABLE: { Ref: expect.stringMatching(/^LeaseTable/) },
     });
     expect(envOf(api.container)).toMatchObject({ HOST: '0.0.0.0', PORT: '3000', STREAM_BACKEND: 'kinesis', READ_MODEL_BACKEND: 'elasticsearch' });
     // No broker given: the bridge reads the IoT rule's raw stream, as one task (its positions live in the task).
@@ -187,6 +197,12 @@ describe('services', () => {
     expect(resourcesOf(bridge.taskRoleId, 'kinesis:GetRecords')).toEqual([streamArn('raw')]);
 
     expect(actionsOf(processor.taskRoleId)).toEqual([
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
       'kinesis:DescribeStreamSummary',
       'kinesis:GetRecords',
       'kinesis:GetShardIterator',
@@ -201,6 +217,7 @@ describe('services', () => {
     ]);
     expect(resourcesOf(processor.taskRoleId, 'kinesis:GetRecords')).toEqual([streamArn('readings'), streamArn('dead-letters'), streamArn('alerts')]);
     expect(resourcesOf(processor.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('aggregates'), streamArn('alerts'), streamArn('late-readings')]);
+    expect(JSON.stringify(resourcesOf(processor.taskRoleId, 'dynamodb:UpdateItem'))).toMatch(/LeaseTable/);
 
     expect(actionsOf(api.taskRoleId)).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:PutRecords']);
     expect(resourcesOf(api.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('alerts')]);

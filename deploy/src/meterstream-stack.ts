@@ -112,19 +112,22 @@ export class MeterstreamStack extends Stack {
     // The IoT topic rule writes here in both stream modes; on Kinesis the ingest bridge reads it.
     const rawStream = newStream(RAW_STREAM);
     const streams = new Map<string, kinesis.Stream>();
+    let leases: dynamodb.Table | undefined;
     if (s.streamBackend === 'kinesis') {
       for (const name of APP_STREAMS) streams.set(name, newStream(name));
-      // The DynamoDB lease table for KCL-style Kinesis consumers (owner, counter, checkpoint,
-      // parents). PROVISIONED AHEAD OF THE APP: no service reads or writes it yet (the shared
-      // Kinesis checkpoint store is another open issue), so no task role is granted access.
-      const leases = new dynamodb.Table(this, 'LeaseTable', {
-        partitionKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
+      // The lease table of the Kinesis consumer groups (libs/stream/src/leases): per group and
+      // shard the owner, lease counter, committed position and parents, KCL-style, and the
+      // processor's checkpoints beside them (KINESIS_LEASE_TABLE).
+      leases = new dynamodb.Table(this, 'LeaseTable', {
+        // The key LeaseTable expects (LEASE_TABLE_KEY; the spec checks that they agree).
+        partitionKey: { name: 'leaseGroup', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'leaseKey', type: dynamodb.AttributeType.STRING },
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         removalPolicy: RemovalPolicy.DESTROY,
       });
-      new CfnOutput(this, 'LeaseTableName', { value: leases.tableName, description: 'Provisioned for the Kinesis lease store; not used by the app yet' });
+      new CfnOutput(this, 'LeaseTableName', { value: leases.tableName, description: 'Kinesis consumer leases, positions and processor checkpoints' });
     }
     const stream = (name: string) => {
       if (name === RAW_STREAM) return rawStream;
@@ -296,6 +299,12 @@ export class MeterstreamStack extends Stack {
       append(processorRole, 'aggregates', 'alerts', 'late-readings');
       append(apiRole, 'alerts');
     }
+    if (leases) {
+      // Exactly the calls of LeaseTable: DescribeTable (start-up check), Query (a group's leases),
+      // Get/Put/UpdateItem (leases, positions, checkpoint parts), ConditionCheckItem (the lease
+      // fence of a checkpoint transaction; TransactGet/WriteItems need no action of their own).
+      leases.grant(processorRole, 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+    }
     // Publishing to the KMS-encrypted alert topic.
     processorRole.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }));
     processorRole.addToPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }));
@@ -398,10 +407,7 @@ export class MeterstreamStack extends Stack {
       processorEnv.TIMESTREAM_DATABASE = timestreamTable.databaseName;
       processorEnv.TIMESTREAM_TABLE = TIMESTREAM_TABLE;
     }
-    if (s.streamBackend === 'kinesis') {
-      processorEnv.PROCESSOR_INSTANCE = '0';
-      processorEnv.PROCESSOR_INSTANCES = '1';
-    }
+    if (leases) processorEnv.KINESIS_LEASE_TABLE = leases.tableName;
     const processor = service('processor', {
       cpu: s.processorCpu,
       memory: s.processorMemory,
@@ -480,10 +486,14 @@ export class MeterstreamStack extends Stack {
         });
       }
     }
-    // Kinesis: no autoscaling. Each processor takes a fixed share of the shards (PROCESSOR_INSTANCE
-    // of PROCESSOR_INSTANCES) and keeps its checkpoints in its own SQLite file, so an added task
-    // would not split the work: it would re-read the same shards. The iterator-age alarm below
-    // says when one task falls behind (then raise processorCpu/processorMemory).
+    // Kinesis: the leases split the shards among however many processors run (an added task takes
+    // its even share, a stopped one's shards are taken over once its leases expire), so the
+    // processors scale on CPU up to one per readings shard; more would hold no shard.
+    const kinesisMax = Math.min(s.processorMaxCount, s.kinesisShards);
+    if (s.streamBackend === 'kinesis' && kinesisMax > s.processorCount) {
+      const scaling = processor.service.autoScaleTaskCount({ minCapacity: s.processorCount, maxCapacity: kinesisMax });
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 70, scaleInCooldown: Duration.minutes(5), scaleOutCooldown: Duration.minutes(2) });
+    }
 
     // ---- Alarms → the alert topic ---------------------------------------------------------------
     const alarmAction = new cwActions.SnsAction(alertTopic);

@@ -159,11 +159,11 @@ export function readSettings(context: (key: string) => unknown): Settings {
     if (!s.kafkaSecretArn) problems.push('kafkaSecretArn: required with streamBackend=kafka (a secret with "username" and "password")');
     if (s.processorMaxCount > s.kafkaPartitions) problems.push('processorMaxCount: more processors than kafkaPartitions would sit idle');
     if (s.processorCount > s.processorMaxCount) problems.push('processorCount: must not exceed processorMaxCount');
-  } else if (s.processorCount !== 1) {
-    // Kinesis processors keep their checkpoints in SQLite under DATA_DIR (there is no shared
-    // checkpoint store for Kinesis yet: see libs/stream/src/create-stream-log.ts), so two tasks
-    // could not see each other's positions. One task per deployment until that store exists.
-    problems.push('processorCount: must be 1 with streamBackend=kinesis (the Kinesis processor has no shared checkpoint store yet; see README)');
+  } else {
+    // Kinesis processors share the shards through leases (README "Kinesis scale-out"): a task
+    // beyond one per readings shard would hold nothing.
+    if (s.processorCount > s.kinesisShards) problems.push('processorCount: more processors than kinesisShards would sit idle');
+    if (s.processorCount > s.processorMaxCount) problems.push('processorCount: must not exceed processorMaxCount');
   }
   if (s.searchEndpoint && !/^https:\/\//.test(s.searchEndpoint)) problems.push('searchEndpoint: must be an https:// URL');
   if (s.searchEndpoint && !s.searchSecretArn) problems.push('searchSecretArn: required with searchEndpoint (a secret with "username" and "password")');

@@ -251,6 +251,10 @@ describe('the same input on every backend (configuration only)', () => {
       KINESIS_ENDPOINT,
       KINESIS_STREAM_PREFIX: `parity-${run}-`,
       KINESIS_SHARDS: '4',
+      // The processor's leases and checkpoints: a DynamoDB table on moto, created by the processor.
+      DYNAMODB_ENDPOINT: MOTO_ENDPOINT,
+      KINESIS_LEASE_TABLE: `parity-${run}-leases`,
+      KINESIS_LEASE_TABLE_CREATE: 'true',
       READ_MODEL_BACKEND: 'sqlite',
       TIMESERIES_BACKEND: 'timestream',
       TIMESTREAM_ENDPOINT: MOTO_ENDPOINT,

@@ -60,7 +60,7 @@ export function describeBackends(stream: StreamConfig, readModel: ReadModelConfi
     stream.STREAM_BACKEND === 'kafka'
       ? `Kafka ${stream.KAFKA_BROKERS} (topics ${stream.KAFKA_TOPIC_PREFIX}*, checkpoints in ${stream.KAFKA_TOPIC_PREFIX}_checkpoints)`
       : stream.STREAM_BACKEND === 'kinesis'
-        ? `Kinesis ${stream.KINESIS_ENDPOINT ?? stream.AWS_REGION} (streams ${stream.KINESIS_STREAM_PREFIX}*, shard share ${stream.PROCESSOR_INSTANCE} of ${stream.PROCESSOR_INSTANCES}, checkpoints in ${stream.databaseFile})`
+        ? `Kinesis ${stream.KINESIS_ENDPOINT ?? stream.AWS_REGION} (streams ${stream.KINESIS_STREAM_PREFIX}*, leases and checkpoints in DynamoDB table ${stream.KINESIS_LEASE_TABLE})`
         : `the embedded log ${stream.databaseFile}`;
   const model =
     readModel.READ_MODEL_BACKEND === 'elasticsearch' ? `Elasticsearch ${readModel.ELASTICSEARCH_URL} (indices ${readModel.ELASTICSEARCH_INDEX_PREFIX}*)` : `SQLite ${readModel.databaseFile}`;
@@ -212,8 +212,8 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
 }
 
 /**
- * The stream processor over its ports: the stream log (Kinesis group positions in the checkpoint
- * store), the checkpoint store, the read model, the time-series sink, the alert channels and the
+ * The stream processor over its ports: the stream log (on Kinesis sharing the checkpoint store's
+ * lease table, whose leases fence the checkpoints), the checkpoint store, the read model, the time-series sink, the alert channels and the
  * model registry, each from its own module. The alert channels (ALERT_CHANNELS) are projections
  * of the alerts stream with their own loop and position per channel, so a failing pager never
  * holds up processing.

@@ -65,7 +65,7 @@ describe('configuration namespaces', () => {
   it('apply the rules across variables that they hold', () => {
     expect(() => processorNamespace.load({ VOLTAGE_LOW: '130' })).toThrow('VOLTAGE_LOW: VOLTAGE_LOW must be below VOLTAGE_HIGH');
     expect(() => apiNamespace.load({ VOLTAGE_LOW: '130' })).toThrow(ConfigError);
-    expect(() => streamNamespace.load({ PROCESSOR_INSTANCE: '2', PROCESSOR_INSTANCES: '2' })).toThrow('PROCESSOR_INSTANCE is 0-based');
+    expect(() => streamNamespace.load({ KINESIS_LEASE_DURATION_MS: '3000', KINESIS_LEASE_RENEW_MS: '3000' })).toThrow('KINESIS_LEASE_RENEW_MS must be below KINESIS_LEASE_DURATION_MS');
     expect(() => processorNamespace.load({ WINDOW_SIZE_MS: '60000', WINDOW_HOP_MS: '25000' })).toThrow('WINDOW_HOP_MS must divide WINDOW_SIZE_MS');
     expect(() => streamNamespace.load({ VOLTAGE_LOW: '130' })).not.toThrow();
   });

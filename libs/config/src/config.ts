@@ -191,9 +191,24 @@ export const variables = z.object({
   KINESIS_ENDPOINT: optionalString,
   KINESIS_STREAM_PREFIX: z.string().default('meterstream-'),
   KINESIS_SHARDS: int(4, 1),
-  /** This processor's share of the shards: instance i of n takes every nth shard (0-based). */
-  PROCESSOR_INSTANCE: int(0, 0),
-  PROCESSOR_INSTANCES: int(1, 1),
+  /**
+   * The DynamoDB table of the Kinesis consumer groups' leases, committed positions and the
+   * processor's checkpoints (README "Kinesis scale-out"). The CDK stack provisions it.
+   */
+  KINESIS_LEASE_TABLE: z.string().default('meterstream-leases'),
+  /** Create the lease table when it is missing (development against moto or a scratch account); AWS deployments use the stack's table. */
+  KINESIS_LEASE_TABLE_CREATE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** Local engines only (moto); unset in AWS. */
+  DYNAMODB_ENDPOINT: optionalString,
+  /** A lease whose counter did not move for this long may be taken by another worker (KCL's failover time). */
+  KINESIS_LEASE_DURATION_MS: int(10_000, 100),
+  /** How often a worker renews the leases it holds: several renewals fit in one lease duration. */
+  KINESIS_LEASE_RENEW_MS: int(3_000, 50),
+  /** How often a worker looks for expired leases, new shards, and its even share (lease stealing). */
+  KINESIS_LEASE_TAKE_MS: int(10_000, 50),
 
   ELASTICSEARCH_URL: z.string().default('http://127.0.0.1:9200'),
   ELASTICSEARCH_USERNAME: optionalString,
@@ -266,10 +281,10 @@ const mqttTlsChecks: Check[] = [
 export const crossChecks: readonly Check[] = [
   ...mqttTlsChecks,
   {
-    test: (c) => c.PROCESSOR_INSTANCE < c.PROCESSOR_INSTANCES,
-    message: 'PROCESSOR_INSTANCE is 0-based and must be below PROCESSOR_INSTANCES',
-    path: 'PROCESSOR_INSTANCE',
-    needs: ['PROCESSOR_INSTANCE', 'PROCESSOR_INSTANCES'],
+    test: (c) => c.KINESIS_LEASE_RENEW_MS < c.KINESIS_LEASE_DURATION_MS,
+    message: 'KINESIS_LEASE_RENEW_MS must be below KINESIS_LEASE_DURATION_MS (a lease is renewed several times before it may expire)',
+    path: 'KINESIS_LEASE_RENEW_MS',
+    needs: ['KINESIS_LEASE_RENEW_MS', 'KINESIS_LEASE_DURATION_MS'],
   },
   {
     test: (c) => c.INGEST_SOURCE !== 'kinesis-rule' || c.STREAM_BACKEND === 'kinesis',

@@ -36,14 +36,25 @@ function namespace<K extends keyof Variables, D extends object = object>(
 const databaseFile = (c: { DATA_DIR: string }) => ({ databaseFile: databaseFileIn(c.DATA_DIR) });
 
 const KAFKA = ['KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_TOPIC_PREFIX', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL'] as const;
-const KINESIS = ['AWS_REGION', 'KINESIS_ENDPOINT', 'KINESIS_STREAM_PREFIX', 'KINESIS_SHARDS', 'PROCESSOR_INSTANCE', 'PROCESSOR_INSTANCES'] as const;
+const KINESIS = [
+  'AWS_REGION',
+  'KINESIS_ENDPOINT',
+  'KINESIS_STREAM_PREFIX',
+  'KINESIS_SHARDS',
+  'KINESIS_LEASE_TABLE',
+  'KINESIS_LEASE_TABLE_CREATE',
+  'DYNAMODB_ENDPOINT',
+  'KINESIS_LEASE_DURATION_MS',
+  'KINESIS_LEASE_RENEW_MS',
+  'KINESIS_LEASE_TAKE_MS',
+] as const;
 const MQTT_TLS = ['MQTT_CA_FILE', 'MQTT_CERT_FILE', 'MQTT_KEY_FILE', 'MQTT_CA_PEM', 'MQTT_CERT_PEM', 'MQTT_KEY_PEM'] as const;
 const MQTT_CONNECTION = ['MQTT_URL', 'MQTT_HOST', 'MQTT_PORT', 'MQTT_USERNAME', 'MQTT_PASSWORD', 'MQTT_CLIENT_ID', ...MQTT_TLS] as const;
 
 /**
  * The stream log and the shared checkpoint store (createStreamLog, createCheckpointStore):
  * STREAM_BACKEND; the embedded log in DATA_DIR (STREAM_PARTITIONS, LOG_SYNC, LOG_RETENTION_HOURS);
- * KAFKA_*; Kinesis (AWS_REGION, KINESIS_*, this instance's shard share PROCESSOR_INSTANCE(S)).
+ * KAFKA_*; Kinesis (AWS_REGION, KINESIS_*, DYNAMODB_ENDPOINT: the streams and the lease table of its groups).
  */
 export const streamNamespace = namespace(
   'stream',

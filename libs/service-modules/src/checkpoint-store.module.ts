@@ -7,7 +7,7 @@ import { CHECKPOINT_STORE, OPTIONAL_EMBEDDED_DATABASE } from './tokens';
 
 /**
  * The partition checkpoint store (createCheckpointStore, namespace `stream`): a compacted topic
- * on Kafka, SQLite otherwise; on the shared embedded database, a store on that handle so the
+ * on Kafka, the DynamoDB lease table on Kinesis, SQLite otherwise; on the shared embedded database, a store on that handle so the
  * checkpoints commit in the processor's transaction.
  */
 @Module({

@@ -6,17 +6,17 @@ import { createStreamLog, EmbeddedStreamLog, type PartitionCheckpointStore, type
 import { CheckpointStoreModule } from './checkpoint-store.module';
 import { CHECKPOINT_STORE, EMBEDDED_DATABASE, OPTIONAL_EMBEDDED_DATABASE, STREAM_LOG } from './tokens';
 
-function buildStreamLog(config: StreamConfig, db: Database.Database | null | undefined, positionStore?: PartitionCheckpointStore): StreamLog {
+function buildStreamLog(config: StreamConfig, db: Database.Database | null | undefined, checkpointStore?: PartitionCheckpointStore): StreamLog {
   // On the shared embedded database: the log on that handle (its close would close the handle).
   if (db) return new EmbeddedStreamLog(db, { partitions: config.STREAM_PARTITIONS });
-  return createStreamLog(config, { positionStore });
+  return createStreamLog(config, { checkpointStore });
 }
 
 export interface StreamLogModuleOptions {
   /**
-   * Kinesis only (it has no group offsets of its own): where consumer groups' committed positions
-   * live. 'own' (default): a store the log opens and closes itself. 'checkpoint-store': the
-   * CheckpointStoreModule's store, shared with the processor's checkpoints.
+   * Kinesis only (it has no groups of its own: leases and positions live in a DynamoDB table).
+   * 'own' (default): the log opens its own connection to the lease table. 'checkpoint-store': the
+   * log shares the CheckpointStoreModule's lease table, whose leases fence the processor's checkpoints.
    */
   positions?: 'own' | 'checkpoint-store';
 }
@@ -39,7 +39,7 @@ export class StreamLogModule implements OnModuleDestroy {
         shared
           ? {
               provide: STREAM_LOG,
-              useFactory: (config: StreamConfig, positionStore: PartitionCheckpointStore, db?: Database.Database | null) => buildStreamLog(config, db, positionStore),
+              useFactory: (config: StreamConfig, checkpointStore: PartitionCheckpointStore, db?: Database.Database | null) => buildStreamLog(config, db, checkpointStore),
               inject: [streamConfig.KEY, CHECKPOINT_STORE, OPTIONAL_EMBEDDED_DATABASE],
             }
           : {

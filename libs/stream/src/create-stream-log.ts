@@ -2,7 +2,7 @@ import type { StreamConfig } from '@meterstream/config';
 import type { PartitionCheckpointStore } from './checkpoint-store';
 import { EmbeddedStreamLog } from './embedded';
 import { SqliteCheckpointStore } from './sqlite-checkpoint-store';
-import type { AppendRecord, GroupListener, GroupMembership, StreamLog, StreamRecord } from './stream-log';
+import type { StreamLog } from './stream-log';
 
 // Types only: the modules themselves are required inside their branches below, so a service on
 // the embedded default never loads kafkajs or the AWS SDK through this factory.
@@ -12,12 +12,11 @@ type KinesisModule = typeof import('./kinesis');
 
 export interface CreateStreamLogOptions {
   /**
-   * Kinesis only: where the log keeps the positions consumer groups commit (Kinesis has no
-   * group offsets of its own). The processor passes its checkpoint store (createCheckpointStore)
-   * and keeps owning it. Without one the log opens createCheckpointStore(config) itself and
-   * closes it with the log, so commits (alert-channel positions, lag tooling) survive a restart.
+   * Kinesis only: the processor's checkpoint store (createCheckpointStore), whose lease table
+   * the log then shares: the checkpoints are fenced by the leases the log's group holds. Without
+   * one the log opens its own connection to the lease table and closes it with itself.
    */
-  positionStore?: PartitionCheckpointStore;
+  checkpointStore?: PartitionCheckpointStore;
 }
 
 /**
@@ -27,7 +26,8 @@ export interface CreateStreamLogOptions {
  * - kafka: KafkaStreamLog.fromConfig (KAFKA_BROKERS, KAFKA_CLIENT_ID, KAFKA_TOPIC_PREFIX,
  *   KAFKA_SSL, KAFKA_SASL_*, STREAM_PARTITIONS for topics it creates, LOG_RETENTION_HOURS).
  * - kinesis: KinesisStreamLog.fromConfig (AWS_REGION, KINESIS_ENDPOINT, KINESIS_STREAM_PREFIX,
- *   KINESIS_SHARDS, PROCESSOR_INSTANCE(S)); credentials from the AWS SDK's default chain.
+ *   KINESIS_SHARDS; groups and their positions in the DynamoDB lease table KINESIS_LEASE_*,
+ *   DYNAMODB_ENDPOINT); credentials from the AWS SDK's default chain.
  */
 export function createStreamLog(config: StreamConfig, options: CreateStreamLogOptions = {}): StreamLog {
   switch (config.STREAM_BACKEND) {
@@ -40,28 +40,24 @@ export function createStreamLog(config: StreamConfig, options: CreateStreamLogOp
     }
     case 'kinesis': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { KinesisStreamLog } = require('./kinesis') as KinesisModule;
-      if (options.positionStore) return KinesisStreamLog.fromConfig(config, { positionStore: options.positionStore });
-      const positionStore = createCheckpointStore(config);
-      return new StreamLogWithResources(KinesisStreamLog.fromConfig(config, { positionStore }), [positionStore]);
+      const { KinesisStreamLog, DynamoCheckpointStore } = require('./kinesis') as KinesisModule;
+      const leases = options.checkpointStore instanceof DynamoCheckpointStore ? options.checkpointStore.leases : undefined;
+      return KinesisStreamLog.fromConfig(config, { leases });
     }
   }
 }
 
 /**
- * The shared partition checkpoint store of the distributed stream processor (and the Kinesis
- * log's committed positions), picked by STREAM_BACKEND:
+ * The shared partition checkpoint store of the distributed stream processor, picked by
+ * STREAM_BACKEND:
  *
  * - kafka: a compacted topic `${KAFKA_TOPIC_PREFIX}_checkpoints` (KafkaCheckpointStore): every
- *   instance reaches it wherever it runs, so this is the store for several hosts (ECS).
- * - kinesis, embedded: SQLite in DATA_DIR (the meterstream.db file, table
- *   partition_checkpoints). Several processor instances on ONE host share it (WAL, busy
- *   timeout). It does NOT work for Kinesis processors on several hosts (ECS tasks): each task
- *   would have its own file, so a shard's checkpoint and the committed positions a child shard
- *   waits for would not be seen by another task, and SQLite on a network filesystem does not
- *   lock reliably. A multi-host Kinesis deployment needs a shared store (a database every task
- *   reaches, e.g. a DynamoDB adapter of PartitionCheckpointStore, which does not exist yet) or
- *   Kafka. The embedded processor builds its SqliteCheckpointStore on its own database handle
+ *   instance reaches it wherever it runs.
+ * - kinesis: the DynamoDB lease table (DynamoCheckpointStore): each save is fenced by the lease
+ *   this process holds on the shard, so hand the store to createStreamLog (checkpointStore) for the
+ *   log to share its leases.
+ * - embedded: SQLite in DATA_DIR (the meterstream.db file, table partition_checkpoints), for
+ *   tooling; the embedded processor builds its SqliteCheckpointStore on its own database handle
  *   instead, so that its checkpoints commit in the same transaction as its outputs.
  *
  * The caller owns the store and closes it.
@@ -72,49 +68,10 @@ export function createCheckpointStore(config: StreamConfig): PartitionCheckpoint
     const { KafkaCheckpointStore } = require('./kafka-checkpoint-store') as KafkaCheckpointStoreModule;
     return KafkaCheckpointStore.fromConfig(config);
   }
+  if (config.STREAM_BACKEND === 'kinesis') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DynamoCheckpointStore, leaseManagerFromConfig } = require('./kinesis') as KinesisModule;
+    return new DynamoCheckpointStore(leaseManagerFromConfig(config), true);
+  }
   return SqliteCheckpointStore.open(config.databaseFile);
-}
-
-/** A log that also closes what was opened for it (a position store nobody else holds). */
-class StreamLogWithResources implements StreamLog {
-  constructor(
-    private readonly log: StreamLog,
-    private readonly resources: readonly { close(): Promise<void> }[],
-  ) {}
-
-  append(stream: string, records: readonly AppendRecord[]): Promise<void> {
-    return this.log.append(stream, records);
-  }
-
-  partitions(stream: string): Promise<string[]> {
-    return this.log.partitions(stream);
-  }
-
-  read(stream: string, partition: string, after: string | null, max: number): Promise<StreamRecord[]> {
-    return this.log.read(stream, partition, after, max);
-  }
-
-  backlog(stream: string, partition: string, after: string | null): Promise<number | null> {
-    return this.log.backlog(stream, partition, after);
-  }
-
-  committed(group: string, stream: string): Promise<Map<string, string>> {
-    return this.log.committed(group, stream);
-  }
-
-  commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
-    return this.log.commit(group, stream, positions);
-  }
-
-  joinGroup(group: string, stream: string, listener: GroupListener): Promise<GroupMembership> {
-    return this.log.joinGroup(group, stream, listener);
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.log.close();
-    } finally {
-      await Promise.allSettled(this.resources.map((r) => r.close()));
-    }
-  }
 }

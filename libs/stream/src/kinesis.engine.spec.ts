@@ -9,16 +9,17 @@ import {
 import { waitFor } from '@meterstream/test-harness';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createHash } from 'node:crypto';
-import type { PartitionCheckpointStore } from './checkpoint-store';
-import { KINESIS_LIMITS, KinesisStreamLog, readableShards, type KinesisSender, type KinesisStreamLogOptions } from './kinesis';
+import { KINESIS_LIMITS, KinesisStreamLog, LeaseManager, readableShards, type KinesisSender, type KinesisStreamLogOptions } from './kinesis';
 import type { AppendRecord, StreamRecord } from './stream-log';
 
 /**
- * The Kinesis adapter against kinesalite (start it with `bash scripts/engines/kinesalite.sh`).
+ * The Kinesis adapter against kinesalite (start it with `bash scripts/engines/kinesalite.sh`), its
+ * group leases in DynamoDB on moto (`bash scripts/engines/moto.sh`).
  * kinesalite stores every record of a PutRecords request, so per-record failures and throttling
  * are covered by kinesis.spec.ts with a fake Kinesis under the SDK client instead.
  */
 const ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
+const MOTO_ENDPOINT = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:15000';
 // Dummy credentials for kinesalite (it checks that requests are signed, not by whom).
 process.env.AWS_ACCESS_KEY_ID = 'kinesalite-test';
 process.env.AWS_SECRET_ACCESS_KEY = 'kinesalite-test';
@@ -35,10 +36,15 @@ function makeLog(options: Partial<KinesisStreamLogOptions> & { streamPrefix: str
     region: 'us-east-1',
     endpoint: ENDPOINT,
     shards: 1,
-    instance: 0,
-    instances: 1,
+    leases: new LeaseManager({
+      table: { tableName: `${RUN}leases`, region: 'us-east-1', endpoint: MOTO_ENDPOINT, createIfMissing: true },
+      leaseDurationMs: 1500,
+      renewIntervalMs: 300,
+      takeIntervalMs: 200,
+      logger: { warn: () => undefined },
+    }),
+    ownsLeases: true,
     retry: { baseDelayMs: 20, maxDelayMs: 500 },
-    groupPollMs: 100,
     ...options,
   });
   logs.push(log);
@@ -259,54 +265,58 @@ describe('KinesisStreamLog on kinesalite', () => {
     expect(consumer.finished).toEqual(new Set(['shardId-000000000000', 'shardId-000000000001']));
   });
 
-  it('joinGroup: instances 0 and 1 of 2 own disjoint, complete halves, and take over children once their parents are drained', async () => {
+  it('joinGroup (leases on moto): two members split 4 shards, and the children of a split shard are leased only once the group committed its end', async () => {
     const streamPrefix = prefix();
-    const store = new MemoryCheckpointStore();
-    const members = [0, 1].map((instance) => {
-      const log = makeLog({ streamPrefix, shards: 4, instance, instances: 2, positionStore: store });
-      return { log, events: [] as string[] };
-    });
+    const members = [0, 1].map(() => makeLog({ streamPrefix, shards: 4 }));
+    /** Both members' assignments and revocations, in the order they happened. */
+    const events: string[] = [];
     const stream = 'readings';
-    const memberships = await Promise.all(
-      members.map((m) =>
-        m.log.joinGroup('processors', stream, {
-          assigned: async (p) => void m.events.push(`+${p.join(',')}`),
-          revoked: async (p) => void m.events.push(`-${p.join(',')}`),
-        }),
-      ),
-    );
     const shard = (n: number) => `shardId-00000000000${n}`;
-    expect(memberships[0].owned()).toEqual([shard(0), shard(2)]);
-    expect(memberships[1].owned()).toEqual([shard(1), shard(3)]);
-    expect([...memberships[0].owned(), ...memberships[1].owned()].sort()).toEqual(await members[0].log.partitions(stream));
+    const join = (i: number) =>
+      members[i].joinGroup('processors', stream, {
+        assigned: async (p) => void events.push(...p.map((s) => `${i}+${s}`)),
+        revoked: async (p) => void events.push(...p.map((s) => `${i}-${s}`)),
+      });
+    const first = await join(0);
+    await waitFor(() => first.owned().length === 4, { timeoutMs: 30_000, what: 'the first member to lease every shard' });
+    const second = await join(1);
+    const memberships = [first, second];
+    await waitFor(() => first.owned().length === 2 && second.owned().length === 2, { timeoutMs: 30_000, what: 'an even split' });
+    expect([...first.owned(), ...second.owned()].sort()).toEqual(await members[0].partitions(stream));
 
-    // Instance 1's shard 1 splits into 4 (instance 0's) and 5 (instance 1's).
-    await members[1].log.append(stream, numbered(40, 3));
-    await splitShard(members[0].log.kinesisStreamName(stream), shard(1));
-    await members[1].log.append(stream, numbered(40, 3, 3));
-    await memberships[0].refreshNow();
-    await memberships[1].refreshNow();
-    // Shard 1 not drained yet: its children wait.
-    expect(memberships[0].owned()).toEqual([shard(0), shard(2)]);
-    expect(memberships[1].owned()).toEqual([shard(1), shard(3)]);
+    // Shard 1 splits into 4 and 5.
+    const ownerOf1 = memberships.findIndex((m) => m.owned().includes(shard(1)));
+    const owner = members[ownerOf1];
+    await owner.append(stream, numbered(40, 3));
+    await splitShard(owner.kinesisStreamName(stream), shard(1));
+    await owner.append(stream, numbered(40, 3, 3));
+    // Rounds run every 200 ms: a few seconds in, shard 1 is not drained, so nobody holds its children.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const owned = () => memberships.flatMap((m) => m.owned());
+    expect(owned()).not.toContain(shard(4));
+    expect(owned()).not.toContain(shard(5));
+    expect(owned()).toContain(shard(1));
 
-    // Instance 1 drains shard 1 and commits its last position; the polls (100 ms) do the rest.
-    const { records, position } = await readShard(members[1].log, stream, shard(1), null);
+    // The owner drains shard 1 and commits its last position (fenced by its lease).
+    const { records, position } = await readShard(owner, stream, shard(1), null);
     expect(records.length).toBeGreaterThan(0);
-    await members[1].log.commit('processors', stream, new Map([[shard(1), position as string]]));
-    await waitFor(() => memberships[0].owned().includes(shard(4)) && !memberships[1].owned().includes(shard(1)), {
-      timeoutMs: 20_000,
-      what: 'children of shard 1 to be assigned',
+    await owner.commit('processors', stream, new Map([[shard(1), position as string]]));
+    await waitFor(() => owned().includes(shard(4)) && owned().includes(shard(5)) && !owned().includes(shard(1)), {
+      timeoutMs: 30_000,
+      what: 'children of shard 1 leased, shard 1 given back',
     });
-    await waitFor(() => memberships[1].owned().includes(shard(5)), { timeoutMs: 20_000, what: 'shard 5 on instance 1' });
-    expect(memberships[0].owned()).toEqual([shard(0), shard(2), shard(4)]);
-    expect(memberships[1].owned()).toEqual([shard(3), shard(5)]);
-    expect(members[0].events).toEqual([`+${shard(0)},${shard(2)}`, `+${shard(4)}`]);
-    expect(members[1].events).toEqual([`+${shard(1)},${shard(3)}`, `-${shard(1)}`, `+${shard(5)}`]);
-    expect(await members[0].log.committed('processors', stream)).toEqual(new Map([[shard(1), position]]));
+    expect(owned().sort()).toEqual([shard(0), shard(2), shard(3), shard(4), shard(5)]);
+    // Shard 1 was revoked before either child was assigned to anyone.
+    const revoked1 = events.indexOf(`${ownerOf1}-${shard(1)}`);
+    expect(revoked1).toBeGreaterThanOrEqual(0);
+    for (const child of [shard(4), shard(5)]) expect(events.findIndex((e) => e.endsWith(`+${child}`))).toBeGreaterThan(revoked1);
+    expect((await members[0].committed('processors', stream)).get(shard(1))).toBe(position);
+    // A member cannot move the position of a shard it does not hold.
+    const notHeld = memberships[1 - ownerOf1].owned()[0];
+    await expect(owner.commit('processors', stream, new Map([[notHeld, '1']]))).rejects.toThrow(/no longer held/);
 
     await Promise.all(memberships.map((m) => m.leave()));
-    expect(members[1].events.at(-1)).toBe(`-${shard(3)},${shard(5)}`);
+    expect(owned()).toEqual([]);
   });
 });
 
@@ -339,17 +349,6 @@ class DrainingConsumer {
     }
     return read;
   }
-}
-
-class MemoryCheckpointStore implements PartitionCheckpointStore {
-  private readonly saved = new Map<string, string>();
-  async load(group: string, partition: string) {
-    return this.saved.get(`${group}\0${partition}`) ?? null;
-  }
-  async save(group: string, partition: string, checkpoint: string) {
-    this.saved.set(`${group}\0${partition}`, checkpoint);
-  }
-  async close() {}
 }
 
 /** Splits a shard at the middle of its hash range and waits until the stream is ACTIVE again. */

@@ -10,7 +10,7 @@ import {
   type PutRecordsResultEntry,
 } from '@aws-sdk/client-kinesis';
 import { loadConfig } from '@meterstream/config';
-import { KINESIS_LIMITS, KinesisStreamLog, type KinesisStreamLogOptions } from './kinesis';
+import { DEFAULT_LEASE_TIMINGS, KINESIS_LIMITS, KinesisStreamLog, LeaseManager, type KinesisStreamLogOptions } from './kinesis';
 import type { AppendRecord } from './stream-log';
 
 /**
@@ -139,8 +139,9 @@ function makeLog(fake: FakeKinesis, options: Partial<KinesisStreamLogOptions> = 
     region: 'us-east-1',
     streamPrefix: 'unit-',
     shards: 1,
-    instance: 0,
-    instances: 1,
+    // Never called here (no joinGroup or commit): building it opens no connection.
+    leases: new LeaseManager({ ...DEFAULT_LEASE_TIMINGS, table: { tableName: 'unit-leases', region: 'us-east-1' } }),
+    ownsLeases: true,
     requestHandler: fake.handler,
     maxRetries: 4,
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
@@ -313,19 +314,18 @@ describe('KinesisStreamLog streams and reads (fake Kinesis)', () => {
 });
 
 describe('KinesisStreamLog.fromConfig', () => {
-  it('takes region, prefix, shard count and instance share from the configuration', async () => {
+  it('takes region, prefix and shard count from the configuration', async () => {
     const fake = new FakeKinesis();
     fake.status = null;
-    const config = loadConfig({ KINESIS_STREAM_PREFIX: 'prod-', KINESIS_SHARDS: '6', PROCESSOR_INSTANCE: '1', PROCESSOR_INSTANCES: '3' });
+    const config = loadConfig({ KINESIS_STREAM_PREFIX: 'prod-', KINESIS_SHARDS: '6', KINESIS_LEASE_TABLE: 'prod-leases' });
     const log = KinesisStreamLog.fromConfig(config, { requestHandler: fake.handler });
     expect(log.kinesisStreamName('readings')).toBe('prod-readings');
     await log.append('readings', records(1));
     expect(fake.created).toEqual([{ StreamName: 'prod-readings', ShardCount: 6 }]);
   });
 
-  it('refuses an instance outside the group and a name Kinesis would reject', () => {
+  it('refuses a name Kinesis would reject', () => {
     const fake = new FakeKinesis();
-    expect(() => makeLog(fake, { instance: 2, instances: 2 })).toThrow(/instance is 0-based and must be below instances \(2\), got 2/);
     expect(() => makeLog(fake).kinesisStreamName('read ings')).toThrow(/"unit-read ings" is not a valid Kinesis stream name/);
   });
 });

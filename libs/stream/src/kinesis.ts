@@ -1,24 +1,25 @@
 import type { KinesisClient, KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import type { KinesisConfig } from '@meterstream/config';
-import type { PartitionCheckpointStore } from './checkpoint-store';
 import { createKinesisClient, type KinesisSender } from './kinesis/client';
-import { CommittedPositions } from './kinesis/committed-positions';
-import type { PolledMembership } from './kinesis/polled-membership';
 import { toPutEntries } from './kinesis/put-batches';
 import { putRecords } from './kinesis/put-records';
 import { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
 import { orderParentsFirst } from './kinesis/shard-lineage';
 import { lineageOf, ShardListings } from './kinesis/shard-listing';
 import { ShardReader } from './kinesis/shard-reader';
-import { StaticGroups } from './kinesis/static-groups';
 import { KinesisStreams } from './kinesis/streams';
+import type { LeaseCoordinator } from './leases/lease-coordinator';
+import { LeaseManager } from './leases/lease-manager';
 import type { AppendRecord, GroupListener, StreamLog, StreamRecord } from './stream-log';
 
 export type { KinesisSender } from './kinesis/client';
 export { KINESIS_LIMITS } from './kinesis/put-batches';
 export { DEFAULT_KINESIS_RETRY_POLICY, type KinesisRetryPolicy } from './kinesis/retry';
-export { PolledMembership } from './kinesis/polled-membership';
-export { orderParentsFirst, readableShards, shardsOwnedBy, type ShardLineage } from './kinesis/shard-lineage';
+export { orderParentsFirst, readableShards, type ShardLineage } from './kinesis/shard-lineage';
+export { DynamoCheckpointStore, DYNAMODB_CHECKPOINT_LIMITS } from './dynamodb-checkpoint-store';
+export { LeaseCoordinator, type LeaseTimings, type ListedShard, type ShardSource } from './leases/lease-coordinator';
+export { DEFAULT_LEASE_TIMINGS, LeaseManager, type LeaseManagerOptions } from './leases/lease-manager';
+export { LeaseLostError, LeaseTable, LEASE_TABLE_KEY, type Lease, type LeaseFence, type LeaseTableOptions } from './leases/lease-table';
 
 export interface KinesisStreamLogOptions {
   region: string;
@@ -28,9 +29,13 @@ export interface KinesisStreamLogOptions {
   streamPrefix: string;
   /** Shard count of the streams this adapter creates; an existing stream keeps its own. */
   shards: number;
-  /** This member's share of a consumer group's shards (joinGroup): instance `instance` of `instances`, 0-based. */
-  instance: number;
-  instances: number;
+  /**
+   * The lease table of the consumer groups (joinGroup) and of their committed positions: one
+   * LeaseManager per process, shared with the processor's DynamoCheckpointStore.
+   */
+  leases: LeaseManager;
+  /** close() closes the lease manager too (nobody else holds it). */
+  ownsLeases?: boolean;
   /**
    * Retries of a failed Kinesis call (by the SDK client), and rounds of re-sending the records a
    * PutRecords answer rejected (by the adapter), before giving up. Default 8.
@@ -38,15 +43,8 @@ export interface KinesisStreamLogOptions {
   maxRetries?: number;
   /** Backoff between retries; defaults in DEFAULT_KINESIS_RETRY_POLICY. */
   retry?: Partial<Omit<KinesisRetryPolicy, 'maxRetries'>>;
-  /** How often a group member lists the shards again to notice a reshard. Default 10 s. */
-  groupPollMs?: number;
   /** How long a new stream may take to become ACTIVE. Default 5 min (AWS takes ~30 s). */
   streamActiveTimeoutMs?: number;
-  /**
-   * Where commit() keeps a group's positions. Without it they live in this process's memory (see
-   * committed()). Pass the processors' shared checkpoint store when PROCESSOR_INSTANCES > 1.
-   */
-  positionStore?: PartitionCheckpointStore;
   /** The SDK client (or a fake with its `send`); built from region/endpoint when absent. */
   client?: KinesisSender;
   /** The HTTP layer under the client built here (tests answer as Kinesis would, under the SDK's retries). */
@@ -73,10 +71,10 @@ export interface KinesisStreamLogOptions {
  *   per read.
  * - resharding: partitions() lists parents before children; isFinished() tells a drained closed
  *   shard; readableShards() holds children back until their parents are drained.
- * - groups: a static spread over PROCESSOR_INSTANCES (see joinGroup()).
+ * - groups: leases in DynamoDB, KCL-style (see joinGroup() and leases/).
  *
- * Each of these is a part in kinesis/ (streams, put-records, shard-reader, shard-listing,
- * committed-positions, static-groups); this class only composes them behind the port.
+ * Each of these is a part in kinesis/ (streams, put-records, shard-reader, shard-listing) or
+ * leases/ (lease table, coordinator, balancing); this class only composes them behind the port.
  */
 export class KinesisStreamLog implements StreamLog {
   private readonly client: KinesisSender;
@@ -85,14 +83,11 @@ export class KinesisStreamLog implements StreamLog {
   private readonly streams: KinesisStreams;
   private readonly listings: ShardListings;
   private readonly reader: ShardReader;
-  private readonly positions: CommittedPositions;
-  private readonly groups: StaticGroups;
+  private readonly leases: LeaseManager;
+  private readonly ownsLeases: boolean;
+  private readonly memberships = new Set<LeaseCoordinator>();
 
   constructor(options: KinesisStreamLogOptions) {
-    if (!Number.isInteger(options.instances) || options.instances < 1) throw new Error(`instances must be a positive integer, got ${options.instances}`);
-    if (!Number.isInteger(options.instance) || options.instance < 0 || options.instance >= options.instances) {
-      throw new Error(`instance is 0-based and must be below instances (${options.instances}), got ${options.instance}`);
-    }
     this.retryPolicy = { ...DEFAULT_KINESIS_RETRY_POLICY, ...options.retry, maxRetries: options.maxRetries ?? DEFAULT_KINESIS_RETRY_POLICY.maxRetries };
     this.ownsClient = options.client === undefined;
     this.client =
@@ -105,24 +100,20 @@ export class KinesisStreamLog implements StreamLog {
     });
     this.listings = new ShardListings(this.client);
     this.reader = new ShardReader(this.client, this.listings);
-    this.positions = new CommittedPositions(options.positionStore);
-    this.groups = new StaticGroups(this.listings, this.reader, this.positions, {
-      instance: options.instance,
-      instances: options.instances,
-      pollMs: options.groupPollMs ?? 10_000,
-      logger: options.logger ?? console,
-    });
+    this.leases = options.leases;
+    this.ownsLeases = options.ownsLeases ?? false;
   }
 
-  static fromConfig(config: KinesisConfig, extra: Pick<KinesisStreamLogOptions, 'positionStore' | 'client' | 'requestHandler' | 'logger'> = {}): KinesisStreamLog {
+  /** With `leases` (the checkpoint store's) the log shares them; without, it opens its own and closes them with itself. */
+  static fromConfig(config: KinesisConfig, extra: Partial<Pick<KinesisStreamLogOptions, 'leases' | 'client' | 'requestHandler' | 'logger'>> = {}): KinesisStreamLog {
     return new KinesisStreamLog({
       region: config.AWS_REGION,
       endpoint: config.KINESIS_ENDPOINT,
       streamPrefix: config.KINESIS_STREAM_PREFIX,
       shards: config.KINESIS_SHARDS,
-      instance: config.PROCESSOR_INSTANCE,
-      instances: config.PROCESSOR_INSTANCES,
+      ownsLeases: extra.leases === undefined,
       ...extra,
+      leases: extra.leases ?? leaseManagerFromConfig(config, extra.logger),
     });
   }
 
@@ -174,42 +165,60 @@ export class KinesisStreamLog implements StreamLog {
     return this.reader.isFinished(await this.streams.ready(stream), partition, after);
   }
 
-  /**
-   * The positions a group committed. Kinesis has no consumer groups (KCL keeps them in DynamoDB),
-   * so they are kept here: in the `positionStore` when one is given (shared by the group's
-   * instances, durable), else in this process's memory. Memory is enough where the port uses
-   * commits as a courtesy — a processor restores its positions from its own checkpoint — but they
-   * are lost on restart and invisible to the other instances; joinGroup() reads them to learn that
-   * a parent shard is drained, so a group of several instances needs the shared store.
-   */
+  /** The positions a group committed: kept in the group's lease rows (Kinesis has no groups of its own; KCL keeps them in DynamoDB too). */
   async committed(group: string, stream: string): Promise<Map<string, string>> {
-    const name = await this.streams.ready(stream);
-    return this.positions.load(group, name, async () => (await this.listings.list(name, 0)).map((s) => s.id));
-  }
-
-  async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
-    await this.positions.save(group, await this.streams.ready(stream), positions);
+    return this.leases.committed(group, await this.streams.ready(stream));
   }
 
   /**
-   * A static spread, like KCL without leases: instance i of n owns the shards whose number is
-   * ≡ i (mod n) (on a stream with all its shards listed: their index in the id-sorted list), and
-   * of those it is assigned the readable ones — a child only once every ancestor is drained by the
-   * group, i.e. the group's committed position of that ancestor is its end (isFinished). So the
-   * group must commit: the commit of a shard's last record is what lets its children start, also
-   * on another instance (which sees it through the shared positionStore). Every `groupPollMs` the
-   * shards are listed again: drained shards are revoked, children that became readable assigned.
-   *
-   * Nothing is rebalanced: the members do not know of each other, so a dead instance's shards are
-   * not taken over automatically — its replacement, started with the same PROCESSOR_INSTANCE,
-   * takes them (and their checkpoints). PROCESSOR_INSTANCES must be the same on every member.
+   * Commits positions into the lease rows. A member of the group commits only the shards it
+   * holds, each conditional on its lease (LeaseLostError otherwise: a worker that lost a shard
+   * cannot move its position); a process that did not join the group writes unfenced (tooling,
+   * the processor's courtesy commit of dead-letter positions).
    */
-  async joinGroup(group: string, stream: string, listener: GroupListener): Promise<PolledMembership> {
-    return this.groups.join(group, await this.streams.ready(stream), listener);
+  async commit(group: string, stream: string, positions: ReadonlyMap<string, string>): Promise<void> {
+    await this.leases.commit(group, await this.streams.ready(stream), positions);
+  }
+
+  /**
+   * Joins the group with leases in DynamoDB, the Kinesis Client Library's way (leases/): one
+   * lease per shard, renewed by its holder; a lease not renewed within KINESIS_LEASE_DURATION_MS
+   * is taken by another member; a joining member takes expired leases or asks the busiest member
+   * to hand one over until every member has an even share; a child shard is leased only once its
+   * parents are read to their end, as far as the group committed (so the group must commit: the
+   * commit of a shard's last record is what lets its children start). Resolves after the first
+   * round; assignments follow whenever leases are won or lost.
+   */
+  async joinGroup(group: string, stream: string, listener: GroupListener): Promise<LeaseCoordinator> {
+    const name = await this.streams.ready(stream);
+    const membership = await this.leases.join(
+      group,
+      name,
+      {
+        list: () => this.listings.list(name, 0),
+        isFinished: (shardId, after) => this.reader.isFinished(name, shardId, after),
+      },
+      listener,
+    );
+    this.memberships.add(membership);
+    return membership;
   }
 
   async close(): Promise<void> {
-    this.groups.stopAll();
+    for (const membership of this.memberships) membership.stop();
+    this.memberships.clear();
+    if (this.ownsLeases) this.leases.close();
     if (this.ownsClient) (this.client as KinesisClient).destroy();
   }
+}
+
+/** The process's lease manager from the Kinesis settings (KINESIS_LEASE_*, DYNAMODB_ENDPOINT). */
+export function leaseManagerFromConfig(config: KinesisConfig, logger?: { warn(message: string): void }): LeaseManager {
+  return new LeaseManager({
+    table: { tableName: config.KINESIS_LEASE_TABLE, region: config.AWS_REGION, endpoint: config.DYNAMODB_ENDPOINT, createIfMissing: config.KINESIS_LEASE_TABLE_CREATE },
+    leaseDurationMs: config.KINESIS_LEASE_DURATION_MS,
+    renewIntervalMs: config.KINESIS_LEASE_RENEW_MS,
+    takeIntervalMs: config.KINESIS_LEASE_TAKE_MS,
+    logger,
+  });
 }

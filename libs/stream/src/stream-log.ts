@@ -60,7 +60,7 @@ export interface StreamLog {
    * Joins consumer group `group` on `stream`: the adapter spreads the stream's partitions over the
    * group's live members and tells this member which it owns, now and after every change
    * (a member joined, left or died). Embedded log: one member owns every partition. Kafka: a
-   * kafkajs consumer group. Kinesis: shards spread by PROCESSOR_INSTANCE / PROCESSOR_INSTANCES.
+   * kafkajs consumer group. Kinesis: leases in a DynamoDB table, KCL-style.
    */
   joinGroup(group: string, stream: string, listener: GroupListener): Promise<GroupMembership>;
 

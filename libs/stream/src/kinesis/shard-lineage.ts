@@ -46,17 +46,6 @@ export function readableShards(lineage: ShardLineage, finished: ReadonlySet<stri
   return readable;
 }
 
-/**
- * The member of a static group (instance `instance` of `instances`) that owns a shard: the shard's
- * number (`shardId-000000000007` -> 7) modulo the member count. On a stream whose shards are all
- * still listed the number is the shard's index in the id-sorted list; using the number keeps the
- * owner of every shard fixed when expired shards drop out of the listing, so no two members ever
- * own the same shard. An id without a number (not Kinesis) falls back to its index in `ordered`.
- */
-export function shardsOwnedBy(ordered: readonly string[], instance: number, instances: number): string[] {
-  return ordered.filter((id, index) => (shardNumber(id) ?? index) % instances === instance);
-}
-
 function shardNumber(id: string): number | undefined {
   const match = /^shardId-(\d+)$/.exec(id);
   return match ? Number(match[1]) : undefined;
