@@ -244,13 +244,15 @@ export class ProcessorRunner implements OnApplicationBootstrap, OnModuleDestroy 
     },
     {
       provide: ALERT_DISPATCHER,
-      useFactory: (log: StreamLog, channels: AlertChannel[], registry: Registry) => {
+      useFactory: (log: StreamLog, channels: AlertChannel[], registry: Registry, stream: StreamConfig) => {
         const channelLogger = new Logger('alert-channels');
-        const dispatcher = new AlertDispatcher({ log, channels, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
+        // On Kinesis every processor instance runs a dispatcher: the channel's leases give each alert to one of them.
+        const shareByGroup = stream.STREAM_BACKEND === 'kinesis';
+        const dispatcher = new AlertDispatcher({ log, channels, shareByGroup, logger: { log: (m) => channelLogger.log(m), warn: (m) => channelLogger.warn(m) } });
         registerAlertChannelMetrics(registry, dispatcher);
         return dispatcher;
       },
-      inject: [STREAM_LOG, ALERT_CHANNELS, METRICS_REGISTRY],
+      inject: [STREAM_LOG, ALERT_CHANNELS, METRICS_REGISTRY, streamConfig.KEY],
     },
     ProcessorRunner,
   ],

@@ -1,4 +1,5 @@
 import { decodeEnvelope, STREAMS, type AlertEnvelope } from '@meterstream/contracts';
+import type { GroupListener } from '@meterstream/stream';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@meterstream/mqtt';
 import { waitFor } from '@meterstream/test-harness';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -272,6 +273,47 @@ describe('AlertDispatcher', () => {
     await waitFor(() => d.counters().sns.delivered + d.counters().sns.deadLettered === 3);
     expect(d.counters().sns).toEqual({ delivered: 2, retried: 0, failed: 1, deadLettered: 1, errors: 0, oldestUndeliveredAt: null });
     expect((await readDeadLetters(fixture.log)).map((l) => [l.id, l.reason])).toEqual([[`sns:${alertFixture('L07', 2).id}`, 'topic does not exist']]);
+  });
+
+  it('with shareByGroup delivers only the alerts partitions its channel group assigns, and stops at a revocation', async () => {
+    const log = fixture.log;
+    let listener: GroupListener | undefined;
+    let owned = ['0', '1'];
+    // The real embedded log, with a group that gives this member partitions 0 and 1 of 4, as one
+    // of several members would get (the Kinesis leases behind it: e2e/src/scale-out.kinesis.engine.spec.ts).
+    const grouped = new Proxy(log, {
+      get: (target, key) => {
+        if (key === 'joinGroup')
+          return async (group: string, stream: string, l: GroupListener) => {
+            expect([group, stream]).toEqual([alertChannelGroup('pager'), STREAMS.alerts]);
+            listener = l;
+            await l.assigned(owned);
+            return { owned: () => owned, leave: async () => l.revoked(owned) };
+          };
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const alerts = Array.from({ length: 24 }, (_, i) => alertFixture(`L${String(i % 12).padStart(2, '0')}`, i));
+    await appendAlerts(log, alerts);
+    const idsIn = async (partition: string) => (await log.read(STREAMS.alerts, partition, null, 1000)).map((r) => decodeEnvelope<AlertEnvelope>(r.value).id);
+    const [p0, p1] = [await idsIn('0'), await idsIn('1')];
+    expect(p0.length + p1.length).toBeGreaterThan(0);
+    expect(p0.length + p1.length).toBeLessThan(alerts.length);
+    const channel = new RecordingChannel('pager');
+    dispatcher({ log: grouped, channels: [channel], shareByGroup: true }).start();
+    await waitFor(() => channel.delivered.length === p0.length + p1.length, { what: 'the assigned partitions delivered' });
+    expect(channel.delivered.sort()).toEqual([...p0, ...p1].sort());
+
+    // Partition 1 is revoked: later alerts in it are left to its next owner.
+    owned = ['0'];
+    await listener!.revoked(['1']);
+    const more = Array.from({ length: 24 }, (_, i) => alertFixture(`L${String(i % 12).padStart(2, '0')}`, 100 + i));
+    await appendAlerts(log, more);
+    const [q0] = [await idsIn('0')];
+    await waitFor(() => channel.delivered.length === q0.length + p1.length, { what: 'partition 0 delivered' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(channel.delivered.sort()).toEqual([...q0, ...p1].sort());
   });
 
   it('refuses two channels with one name (they would share a position)', () => {

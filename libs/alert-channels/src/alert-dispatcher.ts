@@ -18,6 +18,12 @@ export interface AlertDispatcherOptions {
   clock?: Pick<Clock, 'now'>;
   /** Default: warnings to the console, nothing else. */
   logger?: DispatcherLogger;
+  /**
+   * Share the alerts partitions with the dispatchers of the other processor instances through each
+   * channel's consumer group (the log's joinGroup), so each alert is delivered by one of them.
+   * The processor turns it on for Kinesis, where several instances share the stream. Default off.
+   */
+  shareByGroup?: boolean;
 }
 
 export interface StopOptions {
@@ -55,6 +61,7 @@ export class AlertDispatcher {
       readBatchSize: options.readBatchSize ?? 100,
       clock: options.clock ?? systemClock,
       logger: options.logger ?? consoleWarnings,
+      shareByGroup: options.shareByGroup ?? false,
     };
     this.loops = options.channels.map((channel) => new ChannelDeliveryLoop(channel, settings));
   }

@@ -1,5 +1,5 @@
 import { decodeEnvelope, STREAMS, type AlertEnvelope } from '@meterstream/contracts';
-import type { StreamLog, StreamRecord } from '@meterstream/stream';
+import type { GroupMembership, StreamLog, StreamRecord } from '@meterstream/stream';
 import { backOff } from 'exponential-backoff';
 import { PermanentDeliveryError, type AlertChannel } from './alert-channel';
 import { ALERT_DEAD_LETTERS_STREAM, alertDeadLetter } from './alert-dead-letters';
@@ -60,6 +60,12 @@ export interface ChannelLoopSettings {
   readBatchSize: number;
   clock: Pick<Clock, 'now'>;
   logger: DispatcherLogger;
+  /**
+   * Share the alerts stream's partitions with the other instances of this channel through the
+   * log's consumer group (joinGroup; leases on Kinesis), so each alert is delivered by one
+   * instance. Off: this loop delivers every partition (one dispatcher per deployment).
+   */
+  shareByGroup: boolean;
 }
 
 /** The consumer group that holds a channel's position on the alerts stream. */
@@ -94,6 +100,10 @@ export class ChannelDeliveryLoop {
   private current: Run | undefined;
   private wakeIdle: (() => void) | undefined;
   private wakePending = false;
+  /** With shareByGroup: this instance's share of the alerts partitions while the loop runs. */
+  private membership: GroupMembership | undefined;
+  /** The record being settled, so a revocation waits for it. */
+  private inFlight: { partition: string; done: Promise<unknown> } | undefined;
 
   constructor(
     readonly channel: AlertChannel,
@@ -153,47 +163,98 @@ export class ChannelDeliveryLoop {
   private async loop(run: Run): Promise<void> {
     const { log, pollIntervalMs } = this.settings;
     let positions: Map<string, string> | undefined;
-    while (!run.stopping) {
-      try {
-        if (!positions) {
-          positions = await log.committed(this.group, STREAMS.alerts);
-          this.settings.logger.log(`alert channel ${this.channel.name}: delivering the ${STREAMS.alerts} stream from consumer group ${this.group}'s position`);
-        }
-        this.wakePending = false;
-        const progressed = await this.pass(run, positions);
-        if (!progressed) {
-          this.counts.oldestUndeliveredAt = null;
+    try {
+      while (!run.stopping) {
+        try {
+          if (!positions) {
+            positions = await log.committed(this.group, STREAMS.alerts);
+            this.settings.logger.log(`alert channel ${this.channel.name}: delivering the ${STREAMS.alerts} stream from consumer group ${this.group}'s position`);
+          }
+          if (this.settings.shareByGroup && this.membership === undefined) this.membership = await this.joinGroup(positions);
+          this.wakePending = false;
+          const progressed = await this.pass(run, positions);
+          if (!progressed) {
+            this.counts.oldestUndeliveredAt = null;
+            await this.idle(run, pollIntervalMs);
+          }
+        } catch (err) {
+          if (run.abandoned) return;
+          this.counts.errors++;
+          this.settings.logger.warn(`alert channel ${this.channel.name}: ${describe(err)}; trying again in ${pollIntervalMs} ms`);
           await this.idle(run, pollIntervalMs);
         }
-      } catch (err) {
-        if (run.abandoned) return;
-        this.counts.errors++;
-        this.settings.logger.warn(`alert channel ${this.channel.name}: ${describe(err)}; trying again in ${pollIntervalMs} ms`);
-        await this.idle(run, pollIntervalMs);
       }
+    } finally {
+      const membership = this.membership;
+      this.membership = undefined;
+      if (membership !== undefined && !run.abandoned) await membership.leave().catch((err: unknown) => this.settings.logger.warn(`alert channel ${this.channel.name}: leaving group ${this.group} failed: ${describe(err)}`));
     }
   }
 
-  /** One sweep over every partition. True when at least one event was settled. */
+  /**
+   * Joins the channel's consumer group on the alerts stream. A partition assigned resumes from
+   * the group's committed position (its previous owner may have moved it); a partition revoked
+   * is given up once the alert being settled in it is (committed or not).
+   */
+  private joinGroup(positions: Map<string, string>): Promise<GroupMembership> {
+    const { log } = this.settings;
+    return log.joinGroup(this.group, STREAMS.alerts, {
+      assigned: async (partitions) => {
+        const committed = await log.committed(this.group, STREAMS.alerts);
+        for (const partition of partitions) {
+          const position = committed.get(partition);
+          if (position === undefined) positions.delete(partition);
+          else positions.set(partition, position);
+        }
+        this.settings.logger.log(`alert channel ${this.channel.name}: now delivering alerts partitions ${partitions.join(', ')}`);
+        this.wake();
+      },
+      revoked: async (partitions) => {
+        const inFlight = this.inFlight;
+        if (inFlight !== undefined && partitions.includes(inFlight.partition)) await inFlight.done.catch(() => undefined);
+      },
+    });
+  }
+
+  /** One sweep over every partition this loop delivers. True when at least one event was settled. */
   private async pass(run: Run, positions: Map<string, string>): Promise<boolean> {
     const { log, readBatchSize } = this.settings;
     let progressed = false;
-    for (const partition of await log.partitions(STREAMS.alerts)) {
+    const membership = this.membership;
+    const partitions = membership === undefined ? await log.partitions(STREAMS.alerts) : membership.owned();
+    for (const partition of partitions) {
       const records = await log.read(STREAMS.alerts, partition, positions.get(partition) ?? null, readBatchSize);
       for (const record of records) {
         if (run.stopping) return progressed;
+        // Revoked meanwhile: its next owner delivers the rest.
+        if (membership !== undefined && !membership.owned().includes(partition)) break;
+        // Settled and committed as one step a revocation waits for: a shard handed over carries
+        // the position of every alert delivered in it.
         // Delivered one at a time in stream order: the record in hand is the oldest waiting (of its partition).
         this.counts.oldestUndeliveredAt = Math.min(this.counts.oldestUndeliveredAt ?? Infinity, record.appendTime);
-        if (!(await this.settle(run, record))) return progressed;
+        const step = this.settleAndCommit(run, partition, record, positions);
+        this.inFlight = { partition, done: step };
+        let settled: boolean;
+        try {
+          settled = await step;
+        } finally {
+          this.inFlight = undefined;
+        }
+        if (!settled) return progressed;
         this.counts.oldestUndeliveredAt = null;
-        // Advanced in memory first: if the commit fails the loop goes on from here (no in-process
-        // duplicate), and the next commit of this partition covers this event too.
-        positions.set(partition, record.position);
         progressed = true;
-        await log.commit(this.group, STREAMS.alerts, new Map([[partition, record.position]]));
       }
     }
     return progressed;
+  }
+
+  private async settleAndCommit(run: Run, partition: string, record: StreamRecord, positions: Map<string, string>): Promise<boolean> {
+    if (!(await this.settle(run, record))) return false;
+    // Advanced in memory first: if the commit fails the loop goes on from here (no in-process
+    // duplicate), and the next commit of this partition covers this event too.
+    positions.set(partition, record.position);
+    await this.settings.log.commit(this.group, STREAMS.alerts, new Map([[partition, record.position]]));
+    return true;
   }
 
   /** Delivers or dead-letters one record. False when interrupted by stop (nothing to commit). */
