@@ -1,71 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { STREAMS } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
 import { EmbeddedStreamLog, type AppendRecord, type StreamRecord } from '@meterstream/stream';
 import { KafkaCheckpointStore, KafkaStreamLog } from '@meterstream/stream/kafka';
 import { assertKafkaReachable, collectingLogger, testBrokers, uniqueTopicPrefix } from '@meterstream/stream/kafka/testing';
-import { buildOnce, waitFor, forEachOutputLine } from '@meterstream/test-harness';
+import { buildOnce, waitFor } from '@meterstream/test-harness';
 import { decodeCheckpoint } from '@meterstream/processing';
 import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/runtime/testing/recorded-run';
 import { readModelState } from '@meterstream/test-harness';
+import { ProcessorProcess } from './testing/processor-process';
 
-const ROOT = path.resolve(__dirname, '../..');
-/** The service itself, on Kafka by configuration (STREAM_BACKEND=kafka). */
-const PROCESS_SCRIPT = 'dist/apps/stream-processor/src/main.js';
 const PARTITIONS = 8;
 const ROUNDS = 20;
-
-interface Status {
-  /** From its "owns readings partitions …" lines. */
-  owned: string[];
-  /** From its last line, "stopped at a checkpoint after N readings …"; null before. */
-  stoppedAfterReadings: number | null;
-}
-
-const OWNS = /\[stream-processor\] owns (?:readings partitions ([\d, ]+)|no readings partition)\s*$/;
-const STOPPED = /\[stream-processor\] stopped at a checkpoint after (\d+) readings/;
-
-/** One stream-processor process; its log lines are parsed as they come, the last ones kept for failure messages. */
-class ProcessorProcess {
-  readonly child: ChildProcess;
-  status: Status = { owned: [], stoppedAfterReadings: null };
-  readonly output: string[] = [];
-
-  constructor(
-    readonly name: string,
-    env: NodeJS.ProcessEnv,
-  ) {
-    this.child = spawn(process.execPath, [path.join(ROOT, PROCESS_SCRIPT)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    forEachOutputLine(this.child, (line) => this.parse(line));
-  }
-
-  owns(count: number): boolean {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`processor ${this.name} exited: ${this.recentOutput()}`);
-    return this.status.owned.length === count;
-  }
-
-  recentOutput(): string {
-    return this.output.join('\n');
-  }
-
-  /** Sends a signal and resolves once the process is gone. */
-  async signal(signal: NodeJS.Signals): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill(signal);
-    await exited;
-  }
-
-  private parse(line: string): void {
-    this.output.push(line);
-    if (this.output.length > 200) this.output.shift();
-    const owns = OWNS.exec(line);
-    if (owns) this.status = { ...this.status, owned: owns[1] === undefined ? [] : owns[1].split(', ') };
-    const stopped = STOPPED.exec(line);
-    if (stopped) this.status = { ...this.status, stoppedAfterReadings: Number(stopped[1]) };
-  }
-}
 
 /** Every record of the output streams on Kafka, by `${stream}/${partition}/${key}`, in log order. */
 async function kafkaOutputs(log: KafkaStreamLog): Promise<Record<string, string[]>> {
