@@ -8,27 +8,11 @@ import { buildOnce, waitFor } from '@meterstream/test-harness';
 import { decodeCheckpoint } from '@meterstream/processing';
 import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/runtime/testing/recorded-run';
 import { readModelState } from '@meterstream/test-harness';
+import { outputStreams } from './testing/output-streams';
 import { ProcessorProcess } from './testing/processor-process';
 
 const PARTITIONS = 8;
 const ROUNDS = 20;
-
-/** Every record of the output streams on Kafka, by `${stream}/${partition}/${key}`, in log order. */
-async function kafkaOutputs(log: KafkaStreamLog): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const stream of [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReadings]) {
-    for (const partition of await log.partitions(stream)) {
-      let after: string | null = null;
-      for (;;) {
-        const records = await log.read(stream, partition, after, 10_000);
-        if (records.length === 0) break;
-        for (const r of records) (out[`${stream}/${partition}/${r.key}`] ??= []).push(r.value.toString());
-        after = records[records.length - 1].position;
-      }
-    }
-  }
-  return out;
-}
 
 describe('two stream processors on Kafka', () => {
   let fixture: RecordedFixture;
@@ -146,7 +130,7 @@ describe('two stream processors on Kafka', () => {
     // B resumed A's partitions from A's checkpoints: it never read the whole input itself.
     expect(b.status.stoppedAfterReadings).toBeLessThan(totalReadings);
 
-    const deduplicated = deduplicate(await kafkaOutputs(log));
+    const deduplicated = deduplicate(await outputStreams(log, (stream, partition, key) => `${stream}/${partition}/${key}`));
     expect(deduplicated.conflicting).toEqual([]);
     expect(deduplicated.outputs).toEqual(fixture.reference.outputs);
     expect(await readModelState(readModelFile)).toEqual(fixture.reference.readModel);

@@ -17,10 +17,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeEnvelope, STREAMS, type Envelope } from '@meterstream/contracts';
 import { decodeCheckpoint } from '@meterstream/processing';
 import { SqliteReadModel } from '@meterstream/read-model';
-import { EmbeddedStreamLog, type AppendRecord, type StreamLog } from '@meterstream/stream';
+import { EmbeddedStreamLog, type AppendRecord } from '@meterstream/stream';
 import { DynamoCheckpointStore, KinesisStreamLog, LeaseManager } from '@meterstream/stream/kinesis';
 import { buildOnce, readModelState, waitFor } from '@meterstream/test-harness';
 import { deduplicate, recordedFixture, type RecordedFixture } from '../../apps/stream-processor/src/runtime/testing/recorded-run';
+import { outputStreams } from './testing/output-streams';
 import { ProcessorProcess } from './testing/processor-process';
 
 const KINESIS_ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
@@ -35,23 +36,6 @@ const SHARDS = 8;
 const ROUNDS = 20;
 /** Short lease timings (configuration), so a dead instance's shards move within seconds. */
 const LEASES = { KINESIS_LEASE_DURATION_MS: '4000', KINESIS_LEASE_RENEW_MS: '1000', KINESIS_LEASE_TAKE_MS: '1000' };
-
-/** Every record of the output streams by `${stream}/${key}` (a line lives in one shard here, in one partition in the reference), in log order. */
-async function outputsByKey(log: StreamLog): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const stream of [STREAMS.aggregates, STREAMS.alerts, STREAMS.lateReadings]) {
-    for (const partition of await log.partitions(stream)) {
-      let after: string | null = null;
-      for (;;) {
-        const records = await log.read(stream, partition, after, 10_000);
-        if (records.length === 0) break;
-        for (const r of records) (out[`${stream}/${r.key}`] ??= []).push(r.value.toString());
-        after = records[records.length - 1].position;
-      }
-    }
-  }
-  return out;
-}
 
 /** The reference's `${stream}/${partition}/${key}` keys without the partition. */
 function withoutPartition(outputs: Record<string, string[]>): Record<string, string[]> {
@@ -239,7 +223,7 @@ describe('stream processors on Kinesis sharing shards by leases', () => {
     );
 
     // Alerts: every alert event of the (deduplicated) alerts stream reaches the webhook.
-    const deduplicated = deduplicate(await outputsByKey(log));
+    const deduplicated = deduplicate(await outputStreams(log, (stream, _partition, key) => `${stream}/${key}`));
     const alertIds = Object.entries(deduplicated.outputs)
       .filter(([key]) => key.startsWith(`${STREAMS.alerts}/`))
       .flatMap(([, values]) => values.map((v) => decodeEnvelope<Envelope>(Buffer.from(v)).id));
