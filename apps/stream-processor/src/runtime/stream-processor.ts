@@ -110,9 +110,11 @@ export interface StreamProcessorCounters {
  *   figures; id-idempotent sinks keep the first. (Installing a published voltage model is the other processing-time event; it is
  *   made deterministic by checkpointing right after it, see installNewerModel.)
  * - A zombie (a member that lost its partitions but has not noticed, e.g. in a long GC pause)
- *   can still append and save for them. Its outputs are the same deterministic copies, and each
- *   checkpoint it saves is consistent on its own, so the worst case is that the next owner
- *   resumes from an older position and repeats more; never that it skips any.
+ *   can still append for them; its outputs are the same deterministic copies. On Kinesis its
+ *   checkpoint saves are refused (the DynamoDB store writes them conditional on the shard's lease,
+ *   LeaseLostError). On Kafka it can still save, but each checkpoint it saves is consistent on its
+ *   own, so the worst case is that the next owner resumes from an older position and repeats
+ *   more; never that it skips any.
  *
  * Partitions: dead letters need no topology, only the read model; each dead-letters partition is
  * carried by one readings partition (deadLetterPartitionsOf: the same index when the counts
