@@ -304,6 +304,8 @@ export class MeterstreamStack extends Stack {
       // Get/Put/UpdateItem (leases, positions, checkpoint parts), ConditionCheckItem (the lease
       // fence of a checkpoint transaction; TransactGet/WriteItems need no action of their own).
       leases.grant(processorRole, 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+      // The bridge reading the raw stream is a Kinesis group member too (its raw-stream positions).
+      if (!s.mqttUrl) leases.grant(bridgeRole, 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     }
     // Publishing to the KMS-encrypted alert topic.
     processorRole.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }));
@@ -366,14 +368,15 @@ export class MeterstreamStack extends Stack {
       bridgeSecrets.MQTT_PASSWORD = ecs.Secret.fromSecretsManager(mqttSecret, 'password');
     }
     // On Kinesis without -c mqttUrl the bridge reads the IoT rule's raw stream (AWS IoT Core allows
-    // 100 publishes/s per connection, so no subscriber can take a fleet; the rule fans in). It keeps
-    // its raw-stream positions in its task's DATA_DIR, so it runs as one task there (README). On
+    // 100 publishes/s per connection, so no subscriber can take a fleet; the rule fans in). Its
+    // raw-stream positions are leased group commits in the lease table; it runs as one task (README). On
     // Kafka the raw stream cannot be read (INGEST_SOURCE=kinesis-rule needs STREAM_BACKEND=kinesis):
     // there the bridge runs only with a broker to subscribe to.
     const readsRawStream = s.streamBackend === 'kinesis' && !s.mqttUrl;
     if (readsRawStream) {
       bridgeEnv.INGEST_SOURCE = 'kinesis-rule';
       bridgeEnv.INGEST_RAW_STREAM = RAW_STREAM;
+      if (leases) bridgeEnv.KINESIS_LEASE_TABLE = leases.tableName;
     }
     const bridgeCount = readsRawStream ? Math.min(1, s.bridgeCount) : s.mqttUrl ? s.bridgeCount : 0;
     // The bridge and the processor serve GET /health on localhost (BRIDGE_METRICS_PORT,

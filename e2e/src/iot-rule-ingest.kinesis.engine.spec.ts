@@ -16,20 +16,22 @@
  * each with its own stream-processor and query-api processes. Plus three records that are not
  * the rule's shape at all (what a `SELECT *` rule or another writer would leave), on (b) only.
  *
- * Engines: Mosquitto and kinesalite (bash scripts/engines/up.sh mosquitto kinesalite; the
- * MOSQUITTO_URL and KINESIS_ENDPOINT variables, else the default ports). Fails when either is down.
+ * Engines: Mosquitto, kinesalite and moto (the Kinesis groups' lease table) (bash
+ * scripts/engines/up.sh mosquitto kinesalite moto; the MOSQUITTO_URL, KINESIS_ENDPOINT and
+ * MOTO_ENDPOINT variables, else the default ports). Fails when one is down.
  */
 import { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import mqtt from 'mqtt';
 import { decodeEnvelope, deadLetterId, parseMessage, STREAMS, type DeadLetterEnvelope, type Envelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { fleetLayout, generateMessages, type SimulatorOptions } from '@meterstream/simulator';
-import { KinesisStreamLog } from '@meterstream/stream/kinesis';
+import { KinesisStreamLog, LeaseManager } from '@meterstream/stream/kinesis';
 import { envelopesInLog, killProcessesWithEnv, makeTempDir, PipelineProcesses, waitFor } from '@meterstream/test-harness';
 import { mosquitto, MOSQUITTO_URL } from './mosquitto';
 import type { AggregateDto } from './pipeline-suite';
 
 const KINESIS_ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
+const MOTO_ENDPOINT = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:15000';
 const REGION = 'us-east-1';
 // Dummy credentials for kinesalite (it checks that requests are signed, not by whom); the children inherit them.
 process.env.AWS_ACCESS_KEY_ID = 'iot-rule-test';
@@ -193,7 +195,9 @@ describe('IoT rule → raw Kinesis stream → ingest bridge, against the MQTT pa
       what: `${RAW_STREAM} ACTIVE`,
       timeoutMs: 60_000,
     });
-    reader = new KinesisStreamLog({ region: REGION, endpoint: KINESIS_ENDPOINT, streamPrefix: PREFIX, shards: RAW_SHARDS, instance: 0, instances: 1 });
+    // Reads only (no group): its lease manager is never called.
+    const leases = new LeaseManager({ table: { tableName: `${PREFIX}leases`, region: REGION, endpoint: MOTO_ENDPOINT }, leaseDurationMs: 10_000, renewIntervalMs: 3_000, takeIntervalMs: 10_000 });
+    reader = new KinesisStreamLog({ region: REGION, endpoint: KINESIS_ENDPOINT, streamPrefix: PREFIX, shards: RAW_SHARDS, leases, ownsLeases: true });
     mqttDir = makeTempDir('meterstream-iot-rule-mqtt-');
     ruleDir = makeTempDir('meterstream-iot-rule-kinesis-');
   }, 120_000);
@@ -283,6 +287,10 @@ describe('IoT rule → raw Kinesis stream → ingest bridge, against the MQTT pa
         KINESIS_ENDPOINT,
         KINESIS_STREAM_PREFIX: PREFIX,
         KINESIS_SHARDS: '4',
+        // The bridge's raw-stream group and the processor's leases and checkpoints: a table on moto.
+        DYNAMODB_ENDPOINT: MOTO_ENDPOINT,
+        KINESIS_LEASE_TABLE: `${PREFIX}leases`,
+        KINESIS_LEASE_TABLE_CREATE: 'true',
         AWS_REGION: REGION,
         ...SHARED_ENV,
         MQTT_CLIENT_ID: `iot-rule-unused-${RUN}`,
