@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { loadConfig } from '@meterstream/config';
-import { decodeEnvelope, encodeEnvelope, parseReading, STREAMS, type AlertEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { decodeEnvelope, isRaise, encodeEnvelope, parseReading, STREAMS, type AlertEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { FileModelRegistry } from '@meterstream/model-registry';
 import { fitVoltageModel } from '@meterstream/model-training';
 import { SqliteReadModel } from '@meterstream/read-model';
@@ -142,7 +142,7 @@ describe('meterstream retrain against a running processor', () => {
     const clearedIds = new Set(cleared.map((a) => a.body.alertId));
     expect(staleAlarms.filter((a) => !clearedIds.has(a.body.alertId))).toEqual([]);
     expect(cleared.filter((a) => a.body.evidence.modelVersion === 2).length).toBeGreaterThan(0);
-    const raisedLater = onStream.filter((a) => a.body.state === 'raised' && a.eventTime >= START + RECORDED);
+    const raisedLater = onStream.filter((a) => isRaise(a.body) && a.eventTime >= START + RECORDED);
     expect(raisedLater.map((a) => `${a.body.kind} ${a.lineId} v${a.body.evidence.modelVersion}`)).toEqual(['line-voltage-deviation L03 v2']);
     // The read model the API serves says the same.
     const readModel = SqliteReadModel.open(file);

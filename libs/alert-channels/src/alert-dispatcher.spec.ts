@@ -252,6 +252,22 @@ describe('AlertDispatcher', () => {
     });
   });
 
+  it('delivers an escalation as an event of its own, after the raise of the same alert', async () => {
+    const raised = alertFixture('L07', 1);
+    const at = raised.eventTime + 60_000;
+    const escalated = {
+      ...raised,
+      id: `${raised.body.alertId}:escalated:${at}`,
+      eventTime: at,
+      body: { ...raised.body, severity: 'critical' as const, change: 'escalated' as const, previousSeverity: 'warning' as const },
+    };
+    await appendAlerts(fixture.log, [raised, escalated]);
+    const channel = new RecordingChannel('mqtt');
+    dispatcher({ channels: [channel] }).start();
+    await waitFor(() => channel.delivered.length === 2);
+    expect(channel.delivered).toEqual([raised.id, escalated.id]);
+  });
+
   it('dead-letters a record that is not an alert envelope, with its bytes, and moves on', async () => {
     await fixture.log.append(STREAMS.alerts, [{ key: 'L07', value: Buffer.from('{"type":"reading"') }]);
     await appendAlerts(fixture.log, [alertFixture('L07', 1)]);

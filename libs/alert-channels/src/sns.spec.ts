@@ -87,6 +87,7 @@ describe('SnsAlertChannel', () => {
 
   it('keeps the subject within what SNS accepts: printable ASCII, under 100 characters', () => {
     expect(alertSubject(alert({ deviceId: 'm-000123', severity: 'critical' }))).toBe('[CRITICAL] voltage-low raised: line L07, meter m-000123');
+    expect(alertSubject(alert({ severity: 'critical', change: 'escalated', previousSeverity: 'warning' }))).toBe('[CRITICAL] voltage-low escalated: line L07');
     const odd = alertSubject(alert({ kind: `volt\u00e9-${'x'.repeat(150)}\n` }));
     expect(odd.length).toBeLessThan(100);
     expect(odd).toMatch(/^\[WARNING\] volt\?-x+\.\.\.$/);

@@ -101,10 +101,13 @@ export class SnsAlertChannel implements AlertChannel {
   }
 }
 
-/** "[WARNING] voltage-low raised: line L07" (+ meter), as SNS accepts it: printable ASCII, < 100 chars. */
+/**
+ * "[WARNING] voltage-low raised: line L07" (+ meter; "escalated" for an escalation), as SNS
+ * accepts it: printable ASCII, < 100 chars.
+ */
 export function alertSubject(alert: AlertEnvelope): string {
-  const { severity, kind, state, lineId, deviceId } = alert.body;
-  const subject = `[${severity.toUpperCase()}] ${kind} ${state}: line ${lineId}${deviceId ? `, meter ${deviceId}` : ''}`;
+  const { severity, kind, state, change, lineId, deviceId } = alert.body;
+  const subject = `[${severity.toUpperCase()}] ${kind} ${change ?? state}: line ${lineId}${deviceId ? `, meter ${deviceId}` : ''}`;
   const ascii = subject.replace(/[^\x20-\x7e]/g, '?');
   return ascii.length <= MAX_SUBJECT_CHARS ? ascii : `${ascii.slice(0, MAX_SUBJECT_CHARS - 3)}...`;
 }

@@ -4,7 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * How a webhook receiver knows an alert came from meterstream and was not altered or replayed.
  *
  * Every POST carries:
- *   X-Meterstream-Event-Id:  the envelope id (`${alertId}:${state}`), the same on every redelivery;
+ *   X-Meterstream-Event-Id:  the envelope id (`${alertId}:${state}`, `${alertId}:escalated:${eventTime}`), the same on every redelivery;
  *                            receivers dedupe on it (delivery is at least once)
  *   X-Meterstream-Timestamp: when this attempt was signed, in epoch seconds
  *   X-Meterstream-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed with the

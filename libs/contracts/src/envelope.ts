@@ -71,12 +71,24 @@ export type AggregateEnvelope = Envelope<'aggregate', AggregateBody>;
 export type AlertState = 'raised' | 'acknowledged' | 'cleared';
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 
+/**
+ * A change of an open alert that is neither its raise nor its clear: its severity moved
+ * (`escalated`: warning → critical). The event keeps state `raised` and the alert's id; only
+ * its envelope id tells it apart (`{alertId}:escalated:{eventTime}`). Open for more kinds of
+ * change without a new alert.
+ */
+export type AlertChange = 'escalated' | 'de-escalated';
+
 export interface AlertBody {
-  /** Stable for the lifetime of one alert: raised, acknowledged and cleared share it. */
+  /** Stable for the lifetime of one alert: raised, escalated, acknowledged and cleared share it. */
   alertId: string;
   kind: string;
   state: AlertState;
   severity: AlertSeverity;
+  /** Set on an event that changes an open alert without raising or clearing it (a new severity). */
+  change?: AlertChange;
+  /** With `change`: the severity the alert had before this event. */
+  previousSeverity?: AlertSeverity;
   lineId: string;
   deviceId?: string;
   message: string;
@@ -101,6 +113,11 @@ export interface AlertBody {
 }
 
 export type AlertEnvelope = Envelope<'alert', AlertBody>;
+
+/** True for the event that raises a new alert (not an escalation of an open one, which also says `raised`). */
+export function isRaise(body: Pick<AlertBody, 'state' | 'change'>): boolean {
+  return body.state === 'raised' && body.change === undefined;
+}
 
 export interface DeadLetterBody {
   /** One line a person can act on. */

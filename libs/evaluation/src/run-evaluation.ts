@@ -1,4 +1,4 @@
-import { parseReading, type AlertBody, type ReadingEnvelope } from '@meterstream/contracts';
+import { isRaise, parseReading, type AlertBody, type ReadingEnvelope } from '@meterstream/contracts';
 import {
   StreamTopology,
   createAlertRules,
@@ -94,7 +94,7 @@ export function runEvaluation(options: EvaluationOptions): EvaluationResult {
   const raised = { meterstream: [] as AlertBody[], baseline: [] as AlertBody[] };
   const collect = (topology: StreamTopology, into: AlertBody[]) => {
     const { alerts } = topology.takeOutput();
-    for (const alert of alerts) if (alert.body.state === 'raised') into.push(alert.body);
+    for (const alert of alerts) if (isRaise(alert.body)) into.push(alert.body);
   };
 
   let readings = 0;

@@ -1,4 +1,4 @@
-import type { AggregateEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import { isRaise, type AggregateEnvelope, type AlertEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { DEFAULT_MODEL_OPTIONS, VoltageModelRule, type LineModelParameters, type VoltageModelOptions } from '@meterstream/processing';
 
 export interface HeldOutError {
@@ -40,8 +40,8 @@ export function heldOutError(parameters: Record<string, LineModelParameters> | n
     line.count++;
   });
   if (parameters !== null) rule.installModel({ version: 1, createdAt: '', trainedOn: { from: 0, to: 0 }, lines: parameters });
-  const countRaised = (alert: { body: { state: string } }) => {
-    if (alert.body.state === 'raised') alertsRaised++;
+  const countRaised = (alert: AlertEnvelope) => {
+    if (isRaise(alert.body)) alertsRaised++;
   };
   const open = new Map<string, WindowSums>();
   const fire = (w: WindowSums) => {

@@ -1,5 +1,5 @@
 import type { AlertEnvelope, AlertSeverity } from '@meterstream/contracts';
-import { alertEnvelope } from './alert-envelope';
+import { alertEnvelope, isMoreSevere } from './alert-envelope';
 
 /** What an alert is about: a whole line, or one meter on it. */
 export interface AlertSubject {
@@ -27,8 +27,9 @@ export interface AlertEvidence {
 
 /**
  * The alert lifecycle shared by the rules: at most one open alert per (subject, kind); raise
- * emits `raised`, clear emits `cleared` with the same alertId. (`acknowledged` is an operator's
- * event, appended to the alerts stream by the API; it does not change what the rules do.)
+ * emits `raised`, escalate an `escalated` event when the severity rises while it is open, clear
+ * emits `cleared`, all with the same alertId. (What operators decide — acknowledge, close — is
+ * on the `alert-commands` stream; it does not change what the rules do.)
  * Alert ids come from the subject, the kind and the event time of the raise, so the same input
  * always produces the same ids.
  */
@@ -71,6 +72,30 @@ export class AlertBook {
     };
     this.open.set(key, alert);
     emit(alertEnvelope({ ...this.body(alert), state: 'raised', message, evidence }, eventTime, ingestTime));
+    return true;
+  }
+
+  /**
+   * Raises the severity of the open alert of (subject, kind) when `severity` is higher: emits an
+   * `escalated` event of the same alert (state raised, the new severity, the previous one) and
+   * returns true. A lower severity changes nothing: an alert keeps the worst level it reached
+   * until it clears, so a signal hovering at the critical limit does not notify again and again.
+   */
+  escalate(
+    subject: AlertSubject,
+    kind: string,
+    severity: AlertSeverity,
+    message: string,
+    evidence: AlertEvidence,
+    eventTime: number,
+    ingestTime: number,
+    emit: (alert: AlertEnvelope) => void,
+  ): boolean {
+    const alert = this.open.get(AlertBook.key(subject, kind));
+    if (alert === undefined || !isMoreSevere(severity, alert.severity)) return false;
+    const previousSeverity = alert.severity;
+    alert.severity = severity;
+    emit(alertEnvelope({ ...this.body(alert), state: 'raised', change: 'escalated', previousSeverity, message, evidence }, eventTime, ingestTime));
     return true;
   }
 

@@ -94,7 +94,11 @@ export interface ModelDetector<Observation extends DetectorObservation, State ex
   evidence(observation: Observation, state: State): AlertEvidence;
 }
 
-/** Feeds one observation to a detector and raises or clears its alert in `book` when the hysteresis says so. */
+/**
+ * Feeds one observation to a detector and raises or clears its alert in `book` when the
+ * hysteresis says so; while the alert is open, a breaching observation of a higher severity
+ * escalates it (the same alert, an `escalated` event).
+ */
 export function runDetector<Observation extends DetectorObservation, State extends HysteresisState>(
   detector: ModelDetector<Observation, State>,
   state: State,
@@ -118,6 +122,12 @@ export function runDetector<Observation extends DetectorObservation, State exten
     );
   } else if (change === 'clear') {
     book.clear(subject, detector.kind, detector.clearedMessage(observation, state), detector.evidence(observation, state), eventTime, ingestTime, emit);
+  } else if (state.open && detector.breaching(observation, state)) {
+    const open = book.get(subject, detector.kind);
+    const severity = detector.severity(observation, state);
+    if (open !== undefined && severity !== open.severity) {
+      book.escalate(subject, detector.kind, severity, detector.raisedMessage(observation, state), detector.evidence(observation, state), eventTime, ingestTime, emit);
+    }
   }
 }
 

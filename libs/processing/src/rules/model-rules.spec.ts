@@ -1,5 +1,5 @@
 import type { AlertEnvelope, ReadingEnvelope } from '@meterstream/contracts';
-import { parseReading } from '@meterstream/contracts';
+import { isRaise, parseReading } from '@meterstream/contracts';
 import { generateMessages, type FaultSpec } from '@meterstream/simulator';
 import { resolveProcessorOptions } from '../options';
 import { StreamTopology } from '../topology';
@@ -222,7 +222,7 @@ describe('a published model installed into a fresh processor', () => {
       if (parsed.ok) fresh.process('p0', parsed.envelope, m.simTime);
       alerts.push(...fresh.takeOutput().alerts);
     }
-    const raised = alerts.filter((a) => a.body.state === 'raised');
+    const raised = alerts.filter((a) => isRaise(a.body));
     expect(raised.map((a) => [a.body.kind, a.lineId])).toEqual([['line-voltage-deviation', 'L01']]);
     expect(raised[0].body.evidence.modelVersion).toBe(7);
     expect(raised[0].body.raisedAt).toBeLessThan(fault + 5 * MINUTE);

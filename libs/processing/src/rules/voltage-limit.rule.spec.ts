@@ -103,6 +103,30 @@ describe('VoltageLimitRule', () => {
     ]);
   });
 
+  it('escalates an open warning to critical as a new event of the same alert, once, and clears it as critical', () => {
+    const rule = new VoltageLimitRule(limits);
+    // warning (113), critical (109), critical again (108.5: no second escalation), back above
+    // Range B but below A (112: stays critical, no de-escalation), then two windows in range.
+    const alerts = evaluate(rule, [window(0, 113), window(1, 109), window(2, 108.5), window(3, 112), window(4, 115), window(5, 115)]);
+    const alertId = `alert:L07:voltage-low:${T0}`;
+    expect(alerts.map((a) => [a.id, a.body.alertId, a.body.state, a.body.severity, a.body.change, a.body.previousSeverity])).toEqual([
+      [`${alertId}:raised`, alertId, 'raised', 'warning', undefined, undefined],
+      [`${alertId}:escalated:${T0 + MINUTE}`, alertId, 'raised', 'critical', 'escalated', 'warning'],
+      [`${alertId}:cleared`, alertId, 'cleared', 'critical', undefined, undefined],
+    ]);
+    expect(alerts[1]).toMatchObject({
+      eventTime: T0 + MINUTE,
+      body: { raisedAt: T0, message: 'Line L07 voltage 109 V below ANSI Range B minimum 110 V', evidence: { value: 109, criticalThreshold: 110 } },
+    });
+    // The escalated severity is part of the state a checkpoint keeps.
+    const resumed = new VoltageLimitRule(limits);
+    const first = new VoltageLimitRule(limits);
+    evaluate(first, [window(0, 113), window(1, 109)]);
+    resumed.restore(JSON.parse(JSON.stringify(first.snapshot())));
+    expect(resumed.openAlerts().map((a) => a.severity)).toEqual(['critical']);
+    expect(evaluate(resumed, [window(2, 108.5)])).toEqual([]);
+  });
+
   it('tracks low and high independently, per line', () => {
     const rule = new VoltageLimitRule(limits);
     const alerts = evaluate(rule, [window(0, 113, 126.5), window(0, 113, 120, 'L08'), window(1, 115, 126.2), window(2, 115, 120), window(3, 115, 120)]);

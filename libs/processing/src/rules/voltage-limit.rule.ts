@@ -1,5 +1,5 @@
 import type { AggregateEnvelope, AlertEnvelope, AlertSeverity } from '@meterstream/contracts';
-import { alertEnvelope, formatVolts } from './alert-envelope';
+import { alertEnvelope, formatVolts, isMoreSevere } from './alert-envelope';
 import { closedHysteresis, Hysteresis, type HysteresisState } from './hysteresis';
 import type { AlertRule } from './rule';
 
@@ -63,8 +63,11 @@ interface Limit {
  * ANSI C84.1 service-voltage limits on per-line windows, with hysteresis: raise voltage-low when a
  * window's minimum drops below Range A (voltage-high when its maximum exceeds it), at most one
  * open alert per line and kind; clear it after clearAfterWindows consecutive fired windows back
- * in range (by the deadband), so a line hovering at the limit does not flood operators. Severity
- * is fixed when the alert is raised: critical beyond Range B, warning otherwise.
+ * in range (by the deadband), so a line hovering at the limit does not flood operators. Severity:
+ * critical beyond Range B, warning otherwise; an open warning whose line goes beyond Range B is
+ * escalated to critical by an `escalated` event of the same alert (channels deliver it). It does
+ * not fall back to warning before it clears: the alert says the worst the line reached, and a
+ * line hovering at Range B does not notify operators on every window.
  */
 export class VoltageLimitRule implements AlertRule {
   readonly name = 'voltage-limit';
@@ -146,6 +149,27 @@ export class VoltageLimitRule implements AlertRule {
               message: limit.raisedMessage(body.lineId, value, critical),
               evidence: evidence(limit, value, aggregate),
               raisedAt: alert.raisedAt,
+            },
+            body.windowStart,
+            aggregate.ingestTime,
+          ),
+        );
+      } else if (change === undefined && tracked !== undefined && breaching && limit.critical(value) && isMoreSevere('critical', tracked.alert.severity)) {
+        const previousSeverity = tracked.alert.severity;
+        tracked.alert = { ...tracked.alert, severity: 'critical' };
+        emit(
+          alertEnvelope(
+            {
+              alertId: tracked.alert.alertId,
+              kind: limit.kind,
+              state: 'raised',
+              severity: 'critical',
+              change: 'escalated',
+              previousSeverity,
+              lineId: body.lineId,
+              message: limit.raisedMessage(body.lineId, value, true),
+              evidence: evidence(limit, value, aggregate),
+              raisedAt: tracked.alert.raisedAt,
             },
             body.windowStart,
             aggregate.ingestTime,
