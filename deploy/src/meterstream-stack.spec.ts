@@ -111,7 +111,7 @@ describe('streams and stores', () => {
     for (const name of ['raw', ...APP_STREAMS]) {
       template.hasResourceProperties('AWS::Kinesis::Stream', { Name: `meterstream-${name}`, ShardCount: 1, StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
     }
-    template.resourceCountIs('AWS::Kinesis::Stream', 6);
+    template.resourceCountIs('AWS::Kinesis::Stream', 7);
   });
 
   it('provisions the DynamoDB lease table the processors share, and grants only the processor exactly the calls the lease table makes', () => {
@@ -228,12 +228,12 @@ describe('services', () => {
       'timestream:DescribeTable',
       'timestream:WriteRecords',
     ]);
-    expect(resourcesOf(processor.taskRoleId, 'kinesis:GetRecords')).toEqual([streamArn('readings'), streamArn('dead-letters'), streamArn('alerts')]);
+    expect(resourcesOf(processor.taskRoleId, 'kinesis:GetRecords')).toEqual([streamArn('readings'), streamArn('dead-letters'), streamArn('alert-commands'), streamArn('alerts')]);
     expect(resourcesOf(processor.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('aggregates'), streamArn('alerts'), streamArn('late-readings')]);
     expect(JSON.stringify(resourcesOf(processor.taskRoleId, 'dynamodb:UpdateItem'))).toMatch(/LeaseTable/);
 
     expect(actionsOf(api.taskRoleId)).toEqual(['kinesis:DescribeStreamSummary', 'kinesis:PutRecords']);
-    expect(resourcesOf(api.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('alerts')]);
+    expect(resourcesOf(api.taskRoleId, 'kinesis:PutRecords')).toEqual([streamArn('alert-commands')]);
     // Three distinct roles.
     expect(new Set([bridge.taskRoleId, processor.taskRoleId, api.taskRoleId]).size).toBe(3);
   });

@@ -32,7 +32,7 @@ import { IotIngest } from './iot-ingest';
 import type { Settings } from './settings';
 
 /** The port streams the services use (libs/contracts STREAMS; the spec checks they agree). */
-export const APP_STREAMS = ['readings', 'dead-letters', 'aggregates', 'alerts', 'late-readings'] as const;
+export const APP_STREAMS = ['readings', 'dead-letters', 'alert-commands', 'aggregates', 'alerts', 'late-readings'] as const;
 /** What the IoT topic rule writes; on Kinesis the ingest bridge reads it (INGEST_SOURCE=kinesis-rule, INGEST_RAW_STREAM). */
 export const RAW_STREAM = 'raw';
 export const API_PORT = 3000;
@@ -281,7 +281,7 @@ export class MeterstreamStack extends Stack {
       new iam.Role(this, `${name}TaskRole`, { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description });
     const bridgeRole = taskRole('Bridge', 'meterstream ingest bridge: append readings and dead letters');
     const processorRole = taskRole('Processor', 'meterstream stream processor: read readings, write aggregates/alerts, Timestream, SNS');
-    const apiRole = taskRole('Api', 'meterstream query API: append alert acknowledgements');
+    const apiRole = taskRole('Api', "meterstream query API: append operators' alert commands");
     if (s.streamBackend === 'kinesis') {
       const arns = (...names: string[]) => names.map((n) => stream(n).streamArn);
       const append = (role: iam.Role, ...names: string[]) => {
@@ -295,9 +295,9 @@ export class MeterstreamStack extends Stack {
       append(bridgeRole, 'readings', 'dead-letters');
       // Without a broker of its own, the bridge reads the IoT rule's raw stream (see bridgeEnv).
       if (!s.mqttUrl) read(bridgeRole, RAW_STREAM);
-      read(processorRole, 'readings', 'dead-letters', 'alerts');
+      read(processorRole, 'readings', 'dead-letters', 'alert-commands', 'alerts');
       append(processorRole, 'aggregates', 'alerts', 'late-readings');
-      append(apiRole, 'alerts');
+      append(apiRole, 'alert-commands');
     }
     if (leases) {
       // Exactly the calls of LeaseTable: DescribeTable (start-up check), Query (a group's leases),

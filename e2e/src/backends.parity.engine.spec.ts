@@ -17,7 +17,8 @@
  * envelope id — the flush-then-checkpoint commit is at least once — compared per key in order and as
  * sets), and (d) the query API must answer the same over every read model: in process over
  * SQLite (a, b), and the real query-api main.js with READ_MODEL_BACKEND=elasticsearch over (c),
- * whose acknowledgements go to Kafka.
+ * whose alert commands go to Kafka's `alert-commands` stream and reach Elasticsearch through the
+ * Kafka processor.
  *
  * Engines: bash scripts/engines/up.sh (kafka elasticsearch kinesalite moto). Every name is unique
  * per run, so concurrent runs never meet.
@@ -28,7 +29,7 @@ import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { loadConfig, type Config } from '@meterstream/config';
-import { decodeEnvelope, STREAMS, type AlertEnvelope, type Envelope } from '@meterstream/contracts';
+import { decodeEnvelope, STREAMS, type AlertCommandEnvelope, type AlertEnvelope, type Envelope } from '@meterstream/contracts';
 import type { InboundMessage } from '@meterstream/mqtt';
 import { createReadModel, SqliteReadModel } from '@meterstream/read-model';
 import { assertElasticsearchUp, ELASTICSEARCH_URL, testClient } from '@meterstream/read-model/elasticsearch/testing';
@@ -328,7 +329,7 @@ describe('the same input on every backend (configuration only)', () => {
     outputs.kinesis = await step('reading the Kinesis outputs', () => outputsOf(logs.kinesis));
     outputs.kafka = await step('reading the Kafka outputs', () => outputsOf(logs.kafka));
 
-    // (d): the real query API on the Kafka run's backends: Elasticsearch read model, acknowledgements to Kafka.
+    // (d): the real query API on the Kafka run's backends: Elasticsearch read model, alert commands to Kafka.
     const api = new ServiceProcess('query API', 'dist/apps/query-api/src/main.js', { ...process.env, ...envs.kafka, PORT: '0' });
     processes.push(api);
     queryApiBase = await waitFor(
@@ -404,7 +405,7 @@ describe('the same input on every backend (configuration only)', () => {
         closers.push(() => model.close());
         return model;
       })(),
-      alertEvents: { append: async () => undefined },
+      alertCommands: { append: async () => undefined },
       config: configs.embedded,
       logger: false,
     });
@@ -412,10 +413,10 @@ describe('the same input on every backend (configuration only)', () => {
     // The Kinesis run's SQLite read model, through the factory the services use.
     const kinesisModel = await createReadModel(configs.kinesis);
     closers.push(() => kinesisModel.close());
-    const kinesisApp = await createApiApp({ readModel: kinesisModel, alertEvents: { append: async () => undefined }, config: configs.kinesis, logger: false });
+    const kinesisApp = await createApiApp({ readModel: kinesisModel, alertCommands: { append: async () => undefined }, config: configs.kinesis, logger: false });
     closers.push(() => kinesisApp.close());
     expect(queryApiStartLine).toContain(`read model Elasticsearch ${ELASTICSEARCH_URL} (indices ${envs.kafka.ELASTICSEARCH_INDEX_PREFIX}*)`);
-    expect(queryApiStartLine).toContain(`acknowledgements to Kafka`);
+    expect(queryApiStartLine).toContain(`alert commands to Kafka`);
 
     const reference = await answersInProcess(sqliteApp);
     expect((reference['/lines'] as { body: { lines: unknown[] } }).body.lines).toHaveLength(6);
@@ -425,23 +426,38 @@ describe('the same input on every backend (configuration only)', () => {
     expect(await answersOverHttp(queryApiBase)).toEqual(reference);
   });
 
-  it('an acknowledgement through that API (STREAM_BACKEND=kafka) lands on the Kafka alerts stream and in Elasticsearch', async () => {
+  it('an acknowledgement through that API (STREAM_BACKEND=kafka) lands on the Kafka alert-commands stream, and the Kafka processor applies it to Elasticsearch', async () => {
     const open = (await (await fetch(`${queryApiBase}/alerts?state=open&limit=1`)).json()) as { alerts: { alertId: string; lineId: string }[] };
     expect(open.alerts).toHaveLength(1);
-    const { alertId } = open.alerts[0];
+    const { alertId, lineId } = open.alerts[0];
     const res = await fetch(`${queryApiBase}/alerts/${encodeURIComponent(alertId)}/acknowledge`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ by: 'parity-test' }),
+      body: JSON.stringify({ by: 'parity-test', note: 'on it' }),
     });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { state: string }).state).toBe('acknowledged');
+    expect(await res.json()).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'parity-test', note: 'on it' });
 
     const kafka = createStreamLog(configs.kafka);
     closers.push(() => kafka.close());
-    const alerts = asSet(await outputsOf(kafka), STREAMS.alerts).map((v) => decodeEnvelope<AlertEnvelope>(v).body);
-    expect(alerts.filter((a) => a.alertId === alertId && a.state === 'acknowledged')).toHaveLength(1);
-    const after = (await (await fetch(`${queryApiBase}/alerts?lineId=${open.alerts[0].lineId}`)).json()) as { alerts: { alertId: string; state: string }[] };
-    expect(after.alerts.find((a) => a.alertId === alertId)?.state).toBe('acknowledged');
+    const commands = [...(await readAll(kafka, STREAMS.alertCommands)).values()].flat().map((r) => decodeEnvelope<AlertCommandEnvelope>(r.value));
+    expect(commands.map((c) => [c.lineId, c.body.action, c.body.alertId, c.body.by])).toEqual([[lineId, 'acknowledge', alertId, 'parity-test']]);
+    // Nothing on the alerts stream: an acknowledgement is not an alert event.
+    expect(asSet(await outputsOf(kafka), STREAMS.alerts)).toEqual(asSet(outputs.kafka, STREAMS.alerts));
+
+    // The read model shows it once a processor has applied it: the Kafka processor, started again from its checkpoints.
+    const processor = new ServiceProcess('kafka processor (alert commands)', 'dist/apps/stream-processor/src/main.js', { ...process.env, ...envs.kafka });
+    processes.push(processor);
+    const shown = await waitFor(
+      async () => {
+        processor.alive();
+        const after = (await (await fetch(`${queryApiBase}/alerts?lineId=${lineId}`)).json()) as { alerts: { alertId: string; state: string; acknowledgedBy: string | null }[] };
+        const alert = after.alerts.find((a) => a.alertId === alertId);
+        return alert?.state === 'acknowledged' ? alert : undefined;
+      },
+      { what: 'the Kafka processor to apply the acknowledgement to Elasticsearch', timeoutMs: 120_000, intervalMs: 500 },
+    );
+    expect(shown).toMatchObject({ acknowledgedBy: 'parity-test', note: 'on it' });
+    await processor.stop();
   });
 });

@@ -7,10 +7,10 @@ import { BEARER_TOKEN, BearerTokenGuard, MetricsRegistryModule, OperationsModule
 import type { ReadModel } from '@meterstream/read-model';
 import { READ_MODEL as READ_MODEL_PORT, ReadModelModule, STREAM_LOG, StreamLogModule } from '@meterstream/service-modules';
 import type { StreamLog } from '@meterstream/stream';
-import { StreamAlertEventSink, type AlertEventSink } from './alerts/alert-events';
+import { StreamAlertCommandSink, type AlertCommandSink } from './alerts/alert-command-sink';
 import { AlertsController } from './alerts/alerts.controller';
 import { assertNotExposed } from './auth/exposure';
-import { ALERT_EVENTS, CLOCK, READ_MODEL, type Clock } from './common/tokens';
+import { ALERT_COMMANDS, CLOCK, READ_MODEL, type Clock } from './common/tokens';
 import { createValidationPipe } from './common/validation';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
@@ -30,7 +30,7 @@ const exposureCheck = { provide: EXPOSURE_CHECK, useFactory: (config: ApiConfig)
 
 export interface AppModuleOptions {
   readModel: ReadModel;
-  alertEvents: AlertEventSink;
+  alertCommands: AlertCommandSink;
   /** The `api` namespace (HOST, API_TOKEN, the dashboard's band); a flat Config will do. */
   config: ApiConfig;
   clock: Clock;
@@ -57,7 +57,7 @@ export class AppModule {
       providers: [
         { provide: READ_MODEL, useValue: options.readModel },
         { provide: apiConfig.KEY, useValue: options.config },
-        { provide: ALERT_EVENTS, useValue: options.alertEvents },
+        { provide: ALERT_COMMANDS, useValue: options.alertCommands },
         { provide: CLOCK, useValue: options.clock },
         exposureCheck,
         ...httpProviders,
@@ -88,7 +88,7 @@ function apiReadiness(readModelConfig: ReadModelConfig, stream: StreamConfig, re
 
 /**
  * The query-api service: its configuration namespaces (read and validated once, global), the read
- * model (READ_MODEL_BACKEND) and the stream log (STREAM_BACKEND) its acknowledgements are appended
+ * model (READ_MODEL_BACKEND) and the stream log (STREAM_BACKEND) operators' alert commands are appended
  * to, each from its module and closed with it, under the same controllers.
  */
 @Module({
@@ -107,7 +107,7 @@ function apiReadiness(readModelConfig: ReadModelConfig, stream: StreamConfig, re
   ],
   controllers,
   providers: [
-    { provide: ALERT_EVENTS, useFactory: (log: StreamLog) => new StreamAlertEventSink(log), inject: [STREAM_LOG] },
+    { provide: ALERT_COMMANDS, useFactory: (log: StreamLog) => new StreamAlertCommandSink(log), inject: [STREAM_LOG] },
     { provide: CLOCK, useValue: Date.now },
     exposureCheck,
     ...httpProviders,

@@ -7,7 +7,7 @@ import { createApiApp, InsecureExposureError } from './create-api-app';
 import { startApiTestApp, testConfig, type ApiTestApp } from './testing/api-test-app';
 
 /** These tests never acknowledge an alert. */
-const noEvents = { append: async () => { throw new Error('not expected in this test'); } };
+const noCommands = { append: async () => { throw new Error('not expected in this test'); } };
 
 describe('createApiApp', () => {
   describe('exposure check', () => {
@@ -24,13 +24,13 @@ describe('createApiApp', () => {
 
     it.each(['0.0.0.0', '::', '192.168.1.20'])('refuses to serve on %s without API_TOKEN, saying how to fix it', async (host) => {
       const config = testConfig(dir, { HOST: host });
-      const attempt = createApiApp({ readModel, alertEvents: noEvents, config, logger: false });
+      const attempt = createApiApp({ readModel, alertCommands: noCommands, config, logger: false });
       await expect(attempt).rejects.toThrow(InsecureExposureError);
       await expect(attempt).rejects.toThrow(`refusing to serve the query API on ${host} without authentication: set API_TOKEN`);
     });
 
     it.each(['127.0.0.1', 'localhost', '::1'])('serves on loopback %s without a token', async (host) => {
-      const app = await createApiApp({ readModel, alertEvents: noEvents, config: testConfig(dir, { HOST: host }), logger: false });
+      const app = await createApiApp({ readModel, alertCommands: noCommands, config: testConfig(dir, { HOST: host }), logger: false });
       await request(app.getHttpServer()).get('/lines').expect(200);
       await app.close();
     });
@@ -53,6 +53,8 @@ describe('createApiApp', () => {
       expect(Object.keys(doc.paths).sort()).toEqual([
         '/alerts',
         '/alerts/{alertId}/acknowledge',
+        '/alerts/{alertId}/close',
+        '/alerts/{alertId}/reopen',
         '/dead-letters',
         '/health',
         '/lines',
@@ -63,7 +65,7 @@ describe('createApiApp', () => {
         '/ready',
       ]);
       for (const [url, item] of Object.entries<Record<string, { responses: object }>>(doc.paths)) {
-        expect([url, Object.keys(item)]).toEqual([url, url.endsWith('/acknowledge') ? ['post'] : ['get']]);
+        expect([url, Object.keys(item)]).toEqual([url, /\/(acknowledge|close|reopen)$/.test(url) ? ['post'] : ['get']]);
       }
 
       const readings = doc.paths['/lines/{lineId}/readings'].get;
@@ -74,7 +76,7 @@ describe('createApiApp', () => {
       expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
 
       const alertsState = doc.paths['/alerts'].get.parameters.find((p: { name: string }) => p.name === 'state');
-      expect(alertsState.schema.enum).toEqual(['raised', 'acknowledged', 'cleared', 'open']);
+      expect(alertsState.schema.enum).toEqual(['raised', 'acknowledged', 'cleared', 'closed', 'open']);
       expect(doc.components.schemas.ReadingListDto.required).toEqual(expect.arrayContaining(['readings', 'truncated', 'from', 'to']));
       expect(doc.components.schemas.DeadLetterDto.properties.payloadText).toMatchObject({ type: 'string', nullable: true });
       expect(doc.components.schemas.VoltageStatsDto.properties.p95).toMatchObject({ type: 'number', nullable: true, description: expect.stringContaining('nearest rank') });

@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { ApiConfig } from '@meterstream/config';
 import { METRICS_REGISTRY, ServiceLogger, StartupLogger } from '@meterstream/observability';
 import type { ReadModel } from '@meterstream/read-model';
-import type { AlertEventSink } from './alerts/alert-events';
+import type { AlertCommandSink } from './alerts/alert-command-sink';
 import { AppModule, QueryApiModule } from './app.module';
 import { assertNotExposed } from './auth/exposure';
 import { installJsonBodyParsing } from './common/json-body';
@@ -16,8 +16,8 @@ export { InsecureExposureError } from './auth/exposure';
 
 export interface ApiAppOptions {
   readModel: ReadModel;
-  /** Where acknowledgements are appended (the alerts stream). */
-  alertEvents: AlertEventSink;
+  /** Where operators' alert commands are appended (the `alert-commands` stream). */
+  alertCommands: AlertCommandSink;
   /** The `api` namespace: HOST (for the exposure check), API_TOKEN, the dashboard's band. A flat Config will do. */
   config: ApiConfig;
   /** `false` silences NestJS's own logging (tests). */
@@ -37,7 +37,7 @@ export interface ApiAppOptions {
 export async function createApiApp(options: ApiAppOptions): Promise<INestApplication> {
   // Checked before anything is built (the module checks again; this keeps Nest from logging it).
   assertNotExposed(options.config);
-  const module = AppModule.forRoot({ readModel: options.readModel, alertEvents: options.alertEvents, config: options.config, clock: options.clock ?? Date.now });
+  const module = AppModule.forRoot({ readModel: options.readModel, alertCommands: options.alertCommands, config: options.config, clock: options.clock ?? Date.now });
   return initialise(module, options.logger);
 }
 

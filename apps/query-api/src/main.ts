@@ -1,8 +1,8 @@
 /**
  * Standalone query API: `node dist/apps/query-api/src/main.js`. Serves the read model the stream
- * processor writes, chosen by READ_MODEL_BACKEND (ReadModelModule), and appends acknowledgements
- * to the alerts stream of STREAM_BACKEND (StreamLogModule), so the processor's alert channels
- * deliver them like every other alert event.
+ * processor writes, chosen by READ_MODEL_BACKEND (ReadModelModule), and appends operators' alert
+ * commands (acknowledge, close, reopen) to the `alert-commands` stream of STREAM_BACKEND
+ * (StreamLogModule); the processor applies them to the read model.
  *
  * SQLite (default): the same file the processor writes (DATA_DIR/meterstream.db), in WAL mode so
  * reads never block its writes. If the API starts before the processor, it creates the database
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   announceStarted();
 }
 
-/** Where the API reads and where acknowledgements go, for the start-up line. */
+/** Where the API reads and where alert commands go, for the start-up line. */
 function describeBackends(readModel: ReadModelConfig, stream: StreamConfig): string {
   const model =
     readModel.READ_MODEL_BACKEND === 'sqlite'
@@ -51,10 +51,10 @@ function describeBackends(readModel: ReadModelConfig, stream: StreamConfig): str
       : `read model Elasticsearch ${readModel.ELASTICSEARCH_URL} (indices ${readModel.ELASTICSEARCH_INDEX_PREFIX}*)`;
   const streams =
     stream.STREAM_BACKEND === 'embedded'
-      ? `acknowledgements to the embedded log ${stream.databaseFile}`
+      ? `alert commands to the embedded log ${stream.databaseFile}`
       : stream.STREAM_BACKEND === 'kafka'
-        ? `acknowledgements to Kafka ${stream.KAFKA_BROKERS} (topics ${stream.KAFKA_TOPIC_PREFIX}*)`
-        : `acknowledgements to Kinesis (streams ${stream.KINESIS_STREAM_PREFIX}*)`;
+        ? `alert commands to Kafka ${stream.KAFKA_BROKERS} (topics ${stream.KAFKA_TOPIC_PREFIX}*)`
+        : `alert commands to Kinesis (streams ${stream.KINESIS_STREAM_PREFIX}*)`;
   return `${model}; ${streams}`;
 }
 

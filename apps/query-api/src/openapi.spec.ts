@@ -191,4 +191,31 @@ describe('the OpenAPI document matches what the server enforces', () => {
     }
     await send('post', target).send({ by: 'a'.repeat(100), note: 'n'.repeat(500) }).expect(200);
   });
+
+  it('documents the close and reopen bodies with the bounds the server enforces, and the 409 of each command', async () => {
+    const close = doc.paths['/alerts/{alertId}/close'].post;
+    const body = doc.components.schemas.CloseAlertDto;
+    expect(body.required?.sort()).toEqual(['by', 'reason']);
+    expect(body.properties.reason).toMatchObject({ type: 'string', minLength: 1, maxLength: 500 });
+    expect(Object.keys(doc.components.schemas.ReopenAlertDto.properties).sort()).toEqual(['by', 'note']);
+    for (const path of ['/alerts/{alertId}/acknowledge', '/alerts/{alertId}/close', '/alerts/{alertId}/reopen']) {
+      expect([path, Object.keys(doc.paths[path].post.responses).sort()]).toEqual([path, ['200', '400', '401', '404', '409', '413', '415']]);
+    }
+    const target = url('/alerts/{alertId}/close', close);
+    for (const refused of [{ by: 'ana' }, { by: 'ana', reason: '' }, { by: 'ana', reason: 'r'.repeat(501) }, { by: 'ana', reason: 'x', note: 'not taken' }]) {
+      await send('post', target).send(refused).expect(400);
+    }
+    await send('post', target).send({ by: 'ana', reason: 'r'.repeat(500) }).expect(200);
+  });
+
+  it('documents exactly the fields an alert has, the acknowledgement and the closure in fields of their own', async () => {
+    const { alerts } = (await send('get', '/alerts').expect(200)).body as { alerts: Record<string, unknown>[] };
+    const schema = doc.components.schemas.AlertDto;
+    expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(alerts[0]).sort());
+    expect(schema.required?.sort()).toEqual(Object.keys(alerts[0]).sort());
+    for (const field of ['acknowledgedBy', 'acknowledgedAt', 'note', 'closedBy', 'closedAt', 'reason']) expect([field, schema.properties[field].nullable]).toEqual([field, true]);
+    expect(schema.properties.acknowledgedAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(schema.properties.closedAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(schema.properties.state.enum).toEqual(['raised', 'acknowledged', 'cleared', 'closed']);
+  });
 });

@@ -1,7 +1,7 @@
 import type { AlertEnvelope } from '@meterstream/contracts';
 
 /**
- * The alert-channel port: one way of telling people about an alert event (raised, acknowledged,
+ * The alert-channel port: one way of telling people about an alert event (raised, escalated,
  * cleared). Channels are projections of the `alerts` stream: a dispatcher reads the stream with
  * its own position per channel, so a slow or failing channel never blocks processing and never
  * holds up the other channels. Adapters: `mqtt.ts`, `webhook.ts`, `sns.ts`.

@@ -2,7 +2,7 @@ import type { FieldError, Reading } from './reading';
 
 export const ENVELOPE_VERSION = 1;
 
-export type EnvelopeType = 'reading' | 'aggregate' | 'alert' | 'dead-letter' | 'model';
+export type EnvelopeType = 'reading' | 'aggregate' | 'alert' | 'alert-command' | 'dead-letter' | 'model';
 
 /**
  * Every record on every stream. Times are epoch milliseconds. `ingestTime` of a derived record
@@ -68,7 +68,12 @@ export interface AggregateBody {
 
 export type AggregateEnvelope = Envelope<'aggregate', AggregateBody>;
 
-export type AlertState = 'raised' | 'acknowledged' | 'cleared';
+/**
+ * Where a rule says an alert is: raised (and still open as far as the rule can tell) or cleared.
+ * What people decided about it (acknowledged, closed) is not in this stream: it is in
+ * `alert-commands` (alert-command.ts), a source of its own that replay keeps.
+ */
+export type AlertState = 'raised' | 'cleared';
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 
 /**
@@ -80,7 +85,7 @@ export type AlertSeverity = 'info' | 'warning' | 'critical';
 export type AlertChange = 'escalated' | 'de-escalated';
 
 export interface AlertBody {
-  /** Stable for the lifetime of one alert: raised, escalated, acknowledged and cleared share it. */
+  /** Stable for the lifetime of one alert: raised, escalated and cleared share it. */
   alertId: string;
   kind: string;
   state: AlertState;
@@ -108,8 +113,6 @@ export interface AlertBody {
   };
   /** Event time at which the alert was raised. */
   raisedAt: number;
-  /** On `acknowledged` events: who acknowledged (as the API's caller named themselves). */
-  acknowledgedBy?: string;
 }
 
 export type AlertEnvelope = Envelope<'alert', AlertBody>;

@@ -1,3 +1,4 @@
+export * from './alert-command';
 export * from './envelope';
 export * from './event-id';
 export * from './parse-reading';

@@ -16,7 +16,7 @@ export const PARTITION_CHECKPOINT_VERSION = 1;
  * process after a restart, another instance after a rebalance or a crash) resumes from it.
  * Here, in the core, because tooling reads it too (retrain compares with the running model).
  *
- * The dead-letter partitions this readings partition carries keep their positions here too, so a
+ * The dead-letter and alert-command partitions this readings partition carries keep their positions here too, so a
  * partition moves between instances with one load and one save.
  */
 export interface PartitionCheckpoint {
@@ -27,6 +27,11 @@ export interface PartitionCheckpoint {
   position: string | null;
   /** Dead-letter partition → last position applied to the read model. */
   deadLetters: Record<string, string>;
+  /**
+   * `alert-commands` partition → last position applied to the read model. Absent in checkpoints
+   * from before alert commands (read as none applied yet).
+   */
+  alertCommands?: Record<string, string>;
   /** Highest reading event time processed on this partition (epoch ms): the clock of read-model retention. */
   streamTime: number;
   /** The partition's StreamTopology state after `position`; null before the first reading. */

@@ -13,7 +13,7 @@ import {
   uniqueIndexPrefix,
   type QueryProbes,
 } from './elasticsearch/testing/engine-harness';
-import { counterUpdates, deadLetters, FEED_START, HOUR, LINES, manyDeadLetters, realisticFeed, shuffledAlertEvents } from './elasticsearch/testing/realistic-feed';
+import { alertCommands, counterUpdates, deadLetters, FEED_START, HOUR, LINES, manyDeadLetters, realisticFeed, shuffledAlertEvents } from './elasticsearch/testing/realistic-feed';
 import type { ReadModelBatch } from './read-model';
 import { SqliteReadModel } from './sqlite';
 
@@ -109,17 +109,21 @@ describe('ElasticsearchReadModel on a real Elasticsearch answers exactly like Sq
     expect(await readingDocuments()).toBe(before);
   });
 
-  it('moves alerts only forward when their events arrive out of order, one by one or all at once', async () => {
+  it('moves alerts only forward when their events arrive out of order, one by one or all at once, and applies operators’ commands alike', async () => {
     const events = shuffledAlertEvents();
     for (const event of events) await applyBoth({ alerts: [event] });
     await expectSameAnswers();
+    // The commands, one by one and then all again (a replay), and the events once more after them.
+    for (const command of alertCommands()) await applyBoth({ alertCommands: [command] });
+    await applyBoth({ alertCommands: alertCommands() });
     await applyBoth({ alerts: [...events].reverse() });
     const expected = await expectSameAnswers();
 
     const byId = new Map((expected['alerts(any)'] as { alertId: string; state: string; message: string }[]).map((a) => [a.alertId, a]));
-    expect(byId.get('alert:L02:a')?.state).toBe('cleared');
-    expect(byId.get('alert:L02:b')?.state).toBe('acknowledged');
-    expect(byId.get('alert:L02:c')?.message).toBe('still frozen, updated');
+    expect(byId.get('alert:L02:a')).toMatchObject({ state: 'cleared', severity: 'critical', closedAt: null });
+    expect(byId.get('alert:L02:b')).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'dispatch-ana', note: 'crew on the way', severity: 'critical' });
+    expect(byId.get('alert:L02:c')).toMatchObject({ state: 'closed', ruleState: 'raised', reason: 'line stopped reporting', message: 'still frozen, updated' });
+    expect(byId.has('alert:L02:zz')).toBe(false);
     expect(expected['line(L09)']).toMatchObject({ lineId: 'L09', latestReadingTime: null, latestWindow: null });
   });
 

@@ -283,6 +283,10 @@ export class ElasticsearchReadModel implements ReadModel {
       ops.push({ type: 'alert', index: this.indices.single('alerts'), id: documentId(e.body.alertId), events: [toAlertDocument(e)] });
       touchLine({ lineId: e.body.lineId });
     }
+    // After the events, as SQLite applies them: the writer folds both into the alert in this order.
+    for (const e of batch.alertCommands ?? []) {
+      ops.push({ type: 'alert', index: this.indices.single('alerts'), id: documentId(e.body.alertId), events: [{ command: e.body }] });
+    }
     for (const c of batch.lineCounters ?? []) {
       ops.push({ type: 'line', index: this.indices.single('lines'), id: documentId(c.lineId), delta: lineDeltaFromCounters(c) });
     }

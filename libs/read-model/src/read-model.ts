@@ -1,4 +1,5 @@
-import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import type { AggregateEnvelope, AlertCommandEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import type { AlertDecisions, AlertStatus } from './alert-decisions';
 
 /**
  * The read model port: what the query API serves, projected from the streams by the processor.
@@ -43,6 +44,11 @@ export interface ReadModelBatch {
   readings?: readonly ReadingEnvelope[];
   aggregates?: readonly AggregateEnvelope[];
   alerts?: readonly AlertEnvelope[];
+  /**
+   * Operators' commands (`alert-commands`), applied after the batch's alert events, in order.
+   * A command about an alert the read model does not hold changes nothing.
+   */
+  alertCommands?: readonly AlertCommandEnvelope[];
   deadLetters?: readonly DeadLetterEnvelope[];
   lineCounters?: readonly LineCounters[];
 }
@@ -83,17 +89,21 @@ export interface AggregateRow {
   energyKwh: number | null;
 }
 
-export interface AlertRow {
+/** One alert: the rule's latest event combined with the operators' decisions (AlertDecisions). */
+export interface AlertRow extends AlertDecisions {
   alertId: string;
   kind: string;
-  state: AlertState;
+  /** What the API shows: alertStatus(ruleState, decisions). */
+  state: AlertStatus;
+  /** Where the rule says the alert is (raised or cleared), whatever operators decided. */
+  ruleState: AlertState;
   severity: string;
   lineId: string;
   deviceId: string | null;
   message: string;
   evidence: Record<string, unknown>;
   raisedAt: number;
-  /** Event time of the latest state change. */
+  /** Event time of the rule's latest event about it (raised, escalated, cleared). */
   updatedAt: number;
 }
 
@@ -132,7 +142,7 @@ export interface LineSummary {
 
 export interface AlertQuery {
   /** 'open' means raised or acknowledged. */
-  state?: AlertState | 'open';
+  state?: AlertStatus | 'open';
   lineId?: string;
   /** At most this many alerts, newest first; all when absent. */
   limit?: number;
@@ -145,7 +155,8 @@ export interface AggregateQuery {
 
 export interface ReadModel {
   /**
-   * Applies a batch idempotently (by id). Alert events upsert the alert by alertId. An adapter
+   * Applies a batch idempotently (by id). Alert events upsert the alert by alertId; alert
+   * commands then change the operators' decisions on it (alert-decisions.ts). An adapter
    * may buffer (Elasticsearch does): what apply() accepted is durable only once flush() resolved.
    */
   apply(batch: ReadModelBatch): Promise<void>;

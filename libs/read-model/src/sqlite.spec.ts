@@ -4,10 +4,13 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   aggregateId,
+  alertCommandEnvelope,
   deadLetter,
   ENVELOPE_VERSION,
   readingTopic,
   type AlertBody,
+  type AlertCommandBody,
+  type AlertCommandEnvelope,
   type AlertEnvelope,
   type AlertState,
   type ReadingEnvelope,
@@ -37,6 +40,10 @@ function alert(alertId: string, state: AlertState, eventTime: number, overrides:
     ...overrides,
   };
   return { v: ENVELOPE_VERSION, type: 'alert', id: `${alertId}:${state}`, lineId: body.lineId, deviceId: body.deviceId ?? null, eventTime, ingestTime: eventTime, body };
+}
+
+function command(alertId: string, action: AlertCommandBody['action'], at: number, extra: Partial<AlertCommandBody> = {}): AlertCommandEnvelope {
+  return alertCommandEnvelope({ action, alertId, by: 'dispatch-ana', at, ...extra }, { lineId: 'L07', deviceId: null });
 }
 
 describe('SqliteReadModel', () => {
@@ -215,13 +222,14 @@ describe('SqliteReadModel', () => {
   });
 
   describe('alerts', () => {
-    it('keeps one row per alert through raised → acknowledged → cleared, with raisedAt kept and updatedAt the event time', async () => {
+    it('keeps one row per alert through raised → escalated → cleared, with raisedAt kept and updatedAt the event time', async () => {
       await model.apply({ alerts: [alert('a-1', 'raised', T0 + MINUTE)] });
       expect(await model.alerts({})).toEqual([
         {
           alertId: 'a-1',
           kind: 'undervoltage',
           state: 'raised',
+          ruleState: 'raised',
           severity: 'warning',
           lineId: 'L07',
           deviceId: null,
@@ -229,20 +237,27 @@ describe('SqliteReadModel', () => {
           evidence: { value: 112.9, threshold: 114, windowStart: T0, windowEnd: T0 + MINUTE },
           raisedAt: T0 + MINUTE,
           updatedAt: T0 + MINUTE,
+          acknowledgedBy: null,
+          acknowledgedAt: null,
+          note: null,
+          closedBy: null,
+          closedAt: null,
+          reason: null,
         },
       ]);
 
-      await model.apply({ alerts: [alert('a-1', 'acknowledged', T0 + 2 * MINUTE)] });
-      await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 5 * MINUTE, { severity: 'info' })] });
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + 2 * MINUTE, { severity: 'critical', change: 'escalated', previousSeverity: 'warning' })] });
+      expect(await model.alerts({})).toMatchObject([{ state: 'raised', severity: 'critical', updatedAt: T0 + 2 * MINUTE }]);
+      await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 5 * MINUTE, { severity: 'critical' })] });
 
       const [row, ...rest] = await model.alerts({});
       expect(rest).toEqual([]);
-      expect(row).toMatchObject({ state: 'cleared', severity: 'info', raisedAt: T0 + MINUTE, updatedAt: T0 + 5 * MINUTE });
+      expect(row).toMatchObject({ state: 'cleared', severity: 'critical', raisedAt: T0 + MINUTE, updatedAt: T0 + 5 * MINUTE });
     });
 
     it('never moves an alert backwards when older events are re-applied, in a batch or later', async () => {
       await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 5 * MINUTE), alert('a-1', 'raised', T0 + MINUTE)] });
-      await model.apply({ alerts: [alert('a-1', 'acknowledged', T0 + 2 * MINUTE)] });
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + 2 * MINUTE)] });
       expect(await model.alerts({})).toMatchObject([{ state: 'cleared', updatedAt: T0 + 5 * MINUTE, message: expect.stringContaining('(cleared)') }]);
     });
 
@@ -252,24 +267,74 @@ describe('SqliteReadModel', () => {
       expect(await model.alerts({})).toMatchObject([{ severity: 'critical', updatedAt: T0 + 3 * MINUTE }]);
     });
 
+    it('applies operators’ commands in fields of their own, which alert events leave alone', async () => {
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + MINUTE)], alertCommands: [command('a-1', 'acknowledge', T0 + 2 * MINUTE, { note: 'crew on the way' })] });
+      expect(await model.alerts({})).toMatchObject([
+        { state: 'acknowledged', ruleState: 'raised', acknowledgedBy: 'dispatch-ana', acknowledgedAt: T0 + 2 * MINUTE, note: 'crew on the way', message: 'line L07 mean voltage 112.9 V below 114 V (raised)' },
+      ]);
+      // A second acknowledgement changes nothing; an escalation keeps the acknowledgement.
+      await model.apply({ alertCommands: [command('a-1', 'acknowledge', T0 + 3 * MINUTE, { by: 'someone-else' })] });
+      await model.apply({ alerts: [alert('a-1', 'raised', T0 + 4 * MINUTE, { severity: 'critical', change: 'escalated', previousSeverity: 'warning' })] });
+      expect(await model.alerts({})).toMatchObject([{ state: 'acknowledged', severity: 'critical', acknowledgedBy: 'dispatch-ana' }]);
+
+      await model.apply({ alertCommands: [command('a-1', 'close', T0 + 5 * MINUTE, { by: 'dispatch-bo', reason: 'line stopped reporting' })] });
+      expect(await model.alerts({ state: 'open' })).toEqual([]);
+      expect(await model.alerts({ state: 'closed' })).toMatchObject([{ alertId: 'a-1', state: 'closed', closedBy: 'dispatch-bo', closedAt: T0 + 5 * MINUTE, reason: 'line stopped reporting' }]);
+      // Closed wins over what the rule does next, and a second close keeps the first.
+      await model.apply({ alerts: [alert('a-1', 'cleared', T0 + 6 * MINUTE)], alertCommands: [command('a-1', 'close', T0 + 7 * MINUTE, { reason: 'again' })] });
+      expect(await model.alerts({})).toMatchObject([{ state: 'closed', ruleState: 'cleared', reason: 'line stopped reporting' }]);
+      // Reopened: the rule's state and the acknowledgement show again.
+      await model.apply({ alertCommands: [command('a-1', 'reopen', T0 + 8 * MINUTE)] });
+      expect(await model.alerts({})).toMatchObject([{ state: 'cleared', closedBy: null, closedAt: null, reason: null, acknowledgedBy: 'dispatch-ana' }]);
+      expect((await model.line('L07'))?.openAlerts).toEqual([]);
+    });
+
+    it('ignores a command about an alert it does not hold', async () => {
+      await model.apply({ alertCommands: [command('nope', 'close', T0, { reason: 'x' })] });
+      expect(await model.alerts({})).toEqual([]);
+      expect(await model.lines()).toEqual([]);
+    });
+
     it('filters by state (open = raised or acknowledged) and line, newest raised first, with a limit', async () => {
       await model.apply({
         alerts: [
           alert('a-old', 'raised', T0 + MINUTE, { raisedAt: T0 + MINUTE }),
-          alert('a-ack', 'acknowledged', T0 + 3 * MINUTE, { raisedAt: T0 + 2 * MINUTE }),
+          alert('a-ack', 'raised', T0 + 3 * MINUTE, { raisedAt: T0 + 2 * MINUTE }),
           alert('a-done', 'cleared', T0 + 9 * MINUTE, { raisedAt: T0 + 4 * MINUTE }),
           alert('a-other', 'raised', T0 + 6 * MINUTE, { raisedAt: T0 + 6 * MINUTE, lineId: 'L08', deviceId: 'm-000200' }),
+          alert('a-closed', 'raised', T0 + 7 * MINUTE, { raisedAt: T0 + 5 * MINUTE }),
         ],
+        alertCommands: [command('a-ack', 'acknowledge', T0 + 4 * MINUTE), command('a-closed', 'close', T0 + 8 * MINUTE, { reason: 'line stopped reporting' })],
       });
       const ids = async (q: Parameters<SqliteReadModel['alerts']>[0]) => (await model.alerts(q)).map((a) => a.alertId);
 
-      expect(await ids({})).toEqual(['a-other', 'a-done', 'a-ack', 'a-old']);
+      expect(await ids({})).toEqual(['a-other', 'a-closed', 'a-done', 'a-ack', 'a-old']);
       expect(await ids({ state: 'open' })).toEqual(['a-other', 'a-ack', 'a-old']);
       expect(await ids({ state: 'cleared' })).toEqual(['a-done']);
+      expect(await ids({ state: 'closed' })).toEqual(['a-closed']);
       expect(await ids({ state: 'acknowledged', lineId: 'L07' })).toEqual(['a-ack']);
       expect(await ids({ lineId: 'L08' })).toEqual(['a-other']);
       expect(await ids({ state: 'open', limit: 2 })).toEqual(['a-other', 'a-ack']);
       expect((await model.alerts({ lineId: 'L08' }))[0].deviceId).toBe('m-000200');
+    });
+
+    it('migrates a read model from before alert commands: an alert acknowledged the old way stays acknowledged', async () => {
+      const file = path.join(dir, 'old.db');
+      const old = new Database(file);
+      old.exec(`CREATE TABLE rm_alerts (alert_id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL, state_rank INTEGER NOT NULL, severity TEXT NOT NULL,
+        line_id TEXT NOT NULL, device_id TEXT, message TEXT NOT NULL, evidence TEXT NOT NULL, raised_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`);
+      const insert = old.prepare('INSERT INTO rm_alerts VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)');
+      insert.run('a-ack', 'voltage-low', 'acknowledged', 1, 'warning', 'L07', 'm', '{}', T0, T0 + MINUTE);
+      insert.run('a-done', 'voltage-low', 'cleared', 2, 'warning', 'L07', 'm', '{}', T0, T0 + 2 * MINUTE);
+      const migrated = new SqliteReadModel(old);
+      expect((await migrated.alerts({})).map((a) => [a.alertId, a.state, a.ruleState, a.acknowledgedAt])).toEqual([
+        ['a-ack', 'acknowledged', 'raised', T0 + MINUTE],
+        ['a-done', 'cleared', 'cleared', null],
+      ]);
+      // A later clear of the old acknowledged alert moves it forward as usual.
+      await migrated.apply({ alerts: [alert('a-ack', 'cleared', T0 + 3 * MINUTE)] });
+      expect((await migrated.alerts({ state: 'cleared' })).map((a) => a.alertId)).toEqual(['a-ack', 'a-done']);
+      old.close();
     });
   });
 

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AggregateEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import type { AggregateEnvelope, AlertCommandEnvelope, AlertEnvelope, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import { alertStatus, applyAlertCommand, ruleStateOf, ruleStateRank, type AlertDecisions, type AlertStatus } from './alert-decisions';
 import type {
   AggregateQuery,
   AggregateRow,
@@ -23,7 +24,8 @@ import type {
  * async port methods are for everyone else.
  *
  * Every write is idempotent by id: readings, aggregates and dead letters are INSERT OR IGNORE;
- * alerts are one row per alertId, upserted by each alert event, only ever forward (STATE_RANK);
+ * alerts are one row per alertId, upserted by each alert event, only ever forward (ruleStateRank),
+ * with the operators' decisions (alert commands) in columns of their own that alert events leave alone;
  * a line's counters only rise, and its delivery delay is the one measured latest (measuredAt).
  */
 export class SqliteReadModel implements ReadModel {
@@ -70,6 +72,17 @@ export class SqliteReadModel implements ReadModel {
       // ... and before delivery delays: NULL there until the processor measures one.
       for (const column of ['delivery_delay_ms', 'delivery_delay_max_ms', 'delivery_delay_at']) {
         if (!columns.has(column)) this.db.exec(`ALTER TABLE rm_lines ADD COLUMN ${column} INTEGER`);
+      }
+      // ... and before alert commands: the rule's state gets a column of its own, the decisions
+      // theirs; an alert acknowledged the old way (an `acknowledged` alert event) stays acknowledged.
+      const alertColumns = new Set((this.db.pragma('table_info(rm_alerts)') as { name: string }[]).map((c) => c.name));
+      if (!alertColumns.has('rule_state')) {
+        this.db.exec("ALTER TABLE rm_alerts ADD COLUMN rule_state TEXT NOT NULL DEFAULT 'raised'");
+        for (const [column, type] of DECISION_COLUMNS) this.db.exec(`ALTER TABLE rm_alerts ADD COLUMN ${column} ${type}`);
+        this.db.exec(`UPDATE rm_alerts SET rule_state = CASE state WHEN 'cleared' THEN 'cleared' ELSE 'raised' END,
+          state_rank = CASE state WHEN 'cleared' THEN 1 ELSE 0 END,
+          acknowledged_by = CASE state WHEN 'acknowledged' THEN '(acknowledged before alert commands)' END,
+          acknowledged_at = CASE state WHEN 'acknowledged' THEN updated_at END`);
       }
       // ... and before window percentiles and energy: their old windows keep NULL there.
       const aggregateColumns = new Set((this.db.pragma('table_info(rm_aggregates)') as { name: string }[]).map((c) => c.name));
@@ -118,6 +131,8 @@ export class SqliteReadModel implements ReadModel {
       }
       for (const lineId of lines) s.insertLine.run(lineId);
     }
+    // After the alert events: a command about an alert raised in the same batch finds it.
+    for (const command of batch.alertCommands ?? []) applyCommand(s, command);
     for (const c of batch.lineCounters ?? []) {
       s.upsertLineCounters.run(c.lineId, c.lateReadings, c.duplicateReadings);
       // Latest by measuredAt, not by maximum (see isNewerDeliveryDelay; the upsert's WHERE says the same).
@@ -219,13 +234,17 @@ export class SqliteReadModel implements ReadModel {
   }
 }
 
-const OPEN_STATES: readonly AlertState[] = ['raised', 'acknowledged'];
+const OPEN_STATES: readonly AlertStatus[] = ['raised', 'acknowledged'];
 
-/**
- * An alert only moves forward: raised (0) → acknowledged (1) → cleared (2). A replay that
- * re-applies an older event therefore never moves a cleared alert back to raised.
- */
-const STATE_RANK: Record<AlertState, number> = { raised: 0, acknowledged: 1, cleared: 2 };
+/** The operators' decisions (AlertDecisions), one column each; alert events never write them. */
+const DECISION_COLUMNS: readonly [column: string, type: string][] = [
+  ['acknowledged_by', 'TEXT'],
+  ['acknowledged_at', 'INTEGER'],
+  ['ack_note', 'TEXT'],
+  ['closed_by', 'TEXT'],
+  ['closed_at', 'INTEGER'],
+  ['close_reason', 'TEXT'],
+];
 
 const SCHEMA = `
 -- The key is (event_time, device_id), not the text id: a reading's id is by contract
@@ -273,10 +292,13 @@ CREATE TABLE IF NOT EXISTS rm_aggregates (
 -- range even when the processor also writes per-meter windows for the same line.
 CREATE INDEX IF NOT EXISTS rm_aggregates_line_window ON rm_aggregates (line_id, device_id, window_start);
 
+-- state: what the API shows (alertStatus of rule_state and the decisions), kept current by every
+-- write so that filters use the index; state_rank: the rule's (ruleStateRank).
 CREATE TABLE IF NOT EXISTS rm_alerts (
   alert_id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
   state TEXT NOT NULL,
+  rule_state TEXT NOT NULL DEFAULT 'raised',
   state_rank INTEGER NOT NULL,
   severity TEXT NOT NULL,
   line_id TEXT NOT NULL,
@@ -284,7 +306,13 @@ CREATE TABLE IF NOT EXISTS rm_alerts (
   message TEXT NOT NULL,
   evidence TEXT NOT NULL,
   raised_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  acknowledged_by TEXT,
+  acknowledged_at INTEGER,
+  ack_note TEXT,
+  closed_by TEXT,
+  closed_at INTEGER,
+  close_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS rm_alerts_state ON rm_alerts (state, raised_at);
 CREATE INDEX IF NOT EXISTS rm_alerts_line ON rm_alerts (line_id, raised_at);
@@ -313,6 +341,9 @@ CREATE TABLE IF NOT EXISTS rm_lines (
 );
 `;
 
+const DECISION_SELECT = `acknowledged_by AS acknowledgedBy, acknowledged_at AS acknowledgedAt, ack_note AS note,
+  closed_by AS closedBy, closed_at AS closedAt, close_reason AS reason`;
+
 const LINE_COLUMNS = `line_id AS lineId, latest_reading_time AS latestReadingTime, late_readings AS lateReadings, duplicate_readings AS duplicateReadings,
   delivery_delay_ms AS deliveryDelayMs, delivery_delay_max_ms AS deliveryDelayMaxMs, delivery_delay_at AS deliveryDelayAt`;
 
@@ -321,8 +352,8 @@ const READING_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, event_tim
 const AGGREGATE_COLUMNS = `id, line_id AS lineId, device_id AS deviceId, window_start AS windowStart,
   window_end AS windowEnd, count, meters, v_min, v_max, v_mean, v_stddev, v_p5, v_p95, current_mean, current_max, kw_mean, kw_max,
   energy_kwh`;
-const ALERT_COLUMNS = `alert_id AS alertId, kind, state, severity, line_id AS lineId, device_id AS deviceId, message,
-  evidence, raised_at AS raisedAt, updated_at AS updatedAt`;
+const ALERT_COLUMNS = `alert_id AS alertId, kind, state, rule_state AS ruleState, severity, line_id AS lineId, device_id AS deviceId, message,
+  evidence, raised_at AS raisedAt, updated_at AS updatedAt, ${DECISION_SELECT}`;
 /** Newest first; the id breaks ties so pages are stable. */
 const ALERT_ORDER = 'ORDER BY raised_at DESC, alert_id ASC';
 const DEAD_LETTER_COLUMNS = 'id, line_id AS lineId, device_id AS deviceId, topic, reason, errors, payload, received_at AS receivedAt';
@@ -352,16 +383,25 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // The update only happens when the event is further along (higher state rank, or the same
-    // state at a later event time), so events may be re-applied in any order.
+    // state at a later event time), so events may be re-applied in any order. It leaves the
+    // decisions alone and shows the alert as alertStatus does (closed, cleared, acknowledged, raised).
     upsertAlert: db.prepare(
-      `INSERT INTO rm_alerts (alert_id, kind, state, state_rank, severity, line_id, device_id, message, evidence, raised_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO rm_alerts (alert_id, kind, state, rule_state, state_rank, severity, line_id, device_id, message, evidence, raised_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (alert_id) DO UPDATE SET
-         kind = excluded.kind, state = excluded.state, state_rank = excluded.state_rank, severity = excluded.severity,
+         kind = excluded.kind, rule_state = excluded.rule_state, state_rank = excluded.state_rank, severity = excluded.severity,
          device_id = excluded.device_id, message = excluded.message, evidence = excluded.evidence,
-         raised_at = min(rm_alerts.raised_at, excluded.raised_at), updated_at = excluded.updated_at
+         raised_at = min(rm_alerts.raised_at, excluded.raised_at), updated_at = excluded.updated_at,
+         state = CASE WHEN rm_alerts.closed_at IS NOT NULL THEN 'closed' WHEN excluded.rule_state = 'cleared' THEN 'cleared'
+                      WHEN rm_alerts.acknowledged_at IS NOT NULL THEN 'acknowledged' ELSE 'raised' END
        WHERE excluded.state_rank > rm_alerts.state_rank
           OR (excluded.state_rank = rm_alerts.state_rank AND excluded.updated_at > rm_alerts.updated_at)`,
+    ),
+    alertDecisions: db.prepare(`SELECT rule_state AS ruleState, ${DECISION_SELECT} FROM rm_alerts WHERE alert_id = ?`),
+    updateAlertDecisions: db.prepare(
+      `UPDATE rm_alerts SET state = @state, acknowledged_by = @acknowledgedBy, acknowledged_at = @acknowledgedAt, ack_note = @note,
+         closed_by = @closedBy, closed_at = @closedAt, close_reason = @reason
+       WHERE alert_id = @alertId`,
     ),
     insertDeadLetter: db.prepare(
       `INSERT OR IGNORE INTO rm_dead_letters (id, line_id, device_id, topic, reason, errors, payload, received_at)
@@ -516,11 +556,13 @@ function insertAggregate(statement: Database.Statement, e: AggregateEnvelope): v
 
 function upsertAlert(statement: Database.Statement, e: AlertEnvelope): void {
   const a = e.body;
+  const ruleState = ruleStateOf(a.state);
   statement.run(
     a.alertId,
     a.kind,
-    a.state,
-    STATE_RANK[a.state],
+    ruleState,
+    ruleState,
+    ruleStateRank(a.state),
     a.severity,
     a.lineId,
     a.deviceId ?? null,
@@ -529,6 +571,16 @@ function upsertAlert(statement: Database.Statement, e: AlertEnvelope): void {
     a.raisedAt,
     e.eventTime,
   );
+}
+
+/** One operator command: read the alert's decisions, fold the command in, write them back (nothing when the alert is unknown). */
+function applyCommand(s: Statements, e: AlertCommandEnvelope): void {
+  const row = s.alertDecisions.get(e.body.alertId) as (AlertDecisions & { ruleState: string }) | undefined;
+  if (row === undefined) return;
+  const { ruleState, ...decisions } = row;
+  const next = applyAlertCommand(decisions, e.body);
+  if (next === decisions) return;
+  s.updateAlertDecisions.run({ alertId: e.body.alertId, state: alertStatus(ruleStateOf(ruleState), next), ...next });
 }
 
 function insertDeadLetter(statement: Database.Statement, e: DeadLetterEnvelope): void {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeEnvelope, encodeEnvelope, parseReading, STREAMS, type Envelope } from '@meterstream/contracts';
 import { SqliteReadModel } from '@meterstream/read-model';
-import { generateMessages } from '@meterstream/simulator';
+import { generateMessages, type SimulatorOptions } from '@meterstream/simulator';
 import { decodeCheckpoint, PROCESSOR_GROUP } from '@meterstream/processing';
 import { EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 
@@ -15,8 +15,17 @@ export const ROOT = path.resolve(__dirname, '../../..');
 export const START = Date.parse('2026-03-02T05:00:00Z');
 export const MINUTE = 60_000;
 
-/** A recorded input: 60 simulated minutes of 20 lines × 25 meters with a sag, duplicates and disorder. */
-export async function recordInput(file: string): Promise<void> {
+const RECORDED_FAULTS: SimulatorOptions['faults'] = [
+  { kind: 'sag', lineId: 'L05', start: START + 20 * MINUTE, end: START + 26 * MINUTE, params: { deltaV: 12 } },
+  { kind: 'duplicate', probability: 0.01 },
+  { kind: 'out-of-order', probability: 0.02, params: { minDelayMs: 1_000, maxDelayMs: 8_000 } },
+];
+
+/**
+ * A recorded input: 60 simulated minutes of 20 lines × 25 meters with (by default) a sag,
+ * duplicates and disorder; `faults` replaces the default faults.
+ */
+export async function recordInput(file: string, faults: SimulatorOptions['faults'] = RECORDED_FAULTS): Promise<void> {
   const log = EmbeddedStreamLog.open(file, { partitions: 8 });
   const messages = generateMessages({
     seed: 3,
@@ -25,11 +34,7 @@ export async function recordInput(file: string): Promise<void> {
     intervalMs: 15_000,
     start: START,
     durationMs: 60 * MINUTE,
-    faults: [
-      { kind: 'sag', lineId: 'L05', start: START + 20 * MINUTE, end: START + 26 * MINUTE, params: { deltaV: 12 } },
-      { kind: 'duplicate', probability: 0.01 },
-      { kind: 'out-of-order', probability: 0.02, params: { minDelayMs: 1_000, maxDelayMs: 8_000 } },
-    ],
+    faults,
   });
   let chunk = [];
   for (const m of messages) {

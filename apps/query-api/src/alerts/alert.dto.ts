@@ -4,7 +4,8 @@ import type { AlertRow } from '@meterstream/read-model';
 import { ID_PARAM_LENGTH, IsIdParam, IsIntParam, IsOneOfParam } from '../common/query-params';
 import { toIso } from '../common/time';
 
-export const ALERT_STATE_FILTERS = ['raised', 'acknowledged', 'cleared', 'open'] as const;
+export const ALERT_STATES = ['raised', 'acknowledged', 'cleared', 'closed'] as const;
+export const ALERT_STATE_FILTERS = [...ALERT_STATES, 'open'] as const;
 export type AlertStateFilter = (typeof ALERT_STATE_FILTERS)[number];
 export const DEFAULT_ALERT_LIMIT = 1000;
 export const MAX_ALERT_LIMIT = 10_000;
@@ -42,17 +43,54 @@ export class AcknowledgeAlertDto {
   note?: string;
 }
 
+export class CloseAlertDto {
+  @ApiProperty({ description: 'Who closes the alert.', example: 'dispatch-ana', minLength: 1, maxLength: 100 })
+  @MaxLength(100)
+  @IsString({ message: 'by must be a string naming who closes the alert, e.g. {"by": "dispatch-ana", "reason": "line L07 decommissioned"}' })
+  @IsNotEmpty({ message: 'by must name who closes the alert, e.g. {"by": "dispatch-ana", "reason": "line L07 decommissioned"}' })
+  by!: string;
+
+  @ApiProperty({ description: 'Why the alert is closed (e.g. the line stopped reporting and a crew checked it).', example: 'line stopped reporting; crew found it de-energised for works', minLength: 1, maxLength: 500 })
+  @MaxLength(500)
+  @IsString({ message: 'reason must be a string saying why the alert is closed, e.g. {"by": "dispatch-ana", "reason": "line stopped reporting"}' })
+  @IsNotEmpty({ message: 'reason must say why the alert is closed, e.g. {"by": "dispatch-ana", "reason": "line stopped reporting"}' })
+  reason!: string;
+}
+
+export class ReopenAlertDto {
+  @ApiProperty({ description: 'Who reopens the alert.', example: 'dispatch-ana', minLength: 1, maxLength: 100 })
+  @MaxLength(100)
+  @IsString({ message: 'by must be a string naming who reopens the alert, e.g. {"by": "dispatch-ana"}' })
+  @IsNotEmpty({ message: 'by must name who reopens the alert, e.g. {"by": "dispatch-ana"}' })
+  by!: string;
+
+  @ApiPropertyOptional({ description: 'Why it is reopened (kept on the alert-commands stream).', maxLength: 500 })
+  @IsOptional()
+  @MaxLength(500)
+  @IsString()
+  note?: string;
+}
+
 export class AlertDto {
-  @ApiProperty({ description: 'Stable for the lifetime of one alert: raised, acknowledged and cleared share it.' })
+  @ApiProperty({ description: 'Stable for the lifetime of one alert (raised, escalated, cleared, and across replays): commands name it.' })
   alertId!: string;
 
   @ApiProperty({ example: 'undervoltage' })
   kind!: string;
 
-  @ApiProperty({ enum: ['raised', 'acknowledged', 'cleared'] })
+  @ApiProperty({
+    enum: ALERT_STATES,
+    description: '`closed`: an operator closed it (wins over the rest); `cleared`: its rule saw the condition end; `acknowledged`: someone is on it; `raised`: open.',
+  })
   state!: string;
 
-  @ApiProperty({ enum: ['info', 'warning', 'critical'] })
+  @ApiProperty({
+    enum: ['raised', 'cleared'],
+    description: 'Where its rule says it is, whatever operators decided: a closed alert whose rule still says `raised` still sees the condition (or its line went silent).',
+  })
+  ruleState!: string;
+
+  @ApiProperty({ enum: ['info', 'warning', 'critical'], description: 'The current severity: an escalation (warning → critical) raises it on the same alert.' })
   severity!: string;
 
   @ApiProperty({ example: 'L07' })
@@ -75,8 +113,26 @@ export class AlertDto {
   @ApiProperty({ format: 'date-time', description: 'Event time at which the alert was raised.' })
   raisedAt!: string;
 
-  @ApiProperty({ format: 'date-time', description: 'Event time of the latest state change.' })
+  @ApiProperty({ format: 'date-time', description: "Event time of its rule's latest event (raised, escalated, cleared)." })
   updatedAt!: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Who acknowledged it; null when nobody has.' })
+  acknowledgedBy!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it was acknowledged (the API clock).' })
+  acknowledgedAt!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: "The acknowledgement's note." })
+  note!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Who closed it; null unless closed.' })
+  closedBy!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When it was closed (the API clock).' })
+  closedAt!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why it was closed.' })
+  reason!: string | null;
 }
 
 export class AlertListDto {
@@ -93,5 +149,12 @@ export function toAlertDto(row: AlertRow): AlertDto {
     const value = evidence[key];
     if (typeof value === 'number' && Number.isFinite(value)) evidence[key] = toIso(value);
   }
-  return { ...row, evidence, raisedAt: toIso(row.raisedAt), updatedAt: toIso(row.updatedAt) };
+  return {
+    ...row,
+    evidence,
+    raisedAt: toIso(row.raisedAt),
+    updatedAt: toIso(row.updatedAt),
+    acknowledgedAt: row.acknowledgedAt === null ? null : toIso(row.acknowledgedAt),
+    closedAt: row.closedAt === null ? null : toIso(row.closedAt),
+  };
 }

@@ -35,14 +35,14 @@ describe('request bodies', () => {
         message: `the request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep: send at most ${MAX_BODY_DEPTH} levels`,
       });
     }
-    expect(await t.log.countSync('alerts')).toBe(0);
+    expect(await t.log.countSync('alert-commands')).toBe(0);
   });
 
   it('lets 32 levels through to validation and refuses 33 before it', async () => {
     // The body object is level 1, so the note holds 31 more.
     const atLimit = await post(`{"by":"ana","note":${nested(MAX_BODY_DEPTH - 1)}}`).expect(400);
     expect(atLimit.body.message).toEqual(['note must be a string']);
-    expect(await t.log.countSync('alerts')).toBe(0);
+    expect(await t.log.countSync('alert-commands')).toBe(0);
     const beyond = await post(`{"by":"ana","note":${nested(MAX_BODY_DEPTH)}}`).expect(400);
     expect(beyond.body.message).toMatch(/more than 32 levels deep/);
   });
@@ -91,7 +91,7 @@ describe('request bodies', () => {
     }
     const bytes = await request(t.server).post(ACK).set('Content-Type', 'application/octet-stream').send(Buffer.from('{"by":"ana"}')).expect(415);
     expect(bytes.body.message).toMatch(/send Content-Type: application\/json/);
-    expect(await t.log.countSync('alerts')).toBe(0);
+    expect(await t.log.countSync('alert-commands')).toBe(0);
   });
 
   it('names an unknown body field as a field, not a query parameter', async () => {
@@ -110,7 +110,7 @@ describe('request bodies', () => {
 
   it('still acknowledges with a normal JSON body, charset and all', async () => {
     const res = await post(JSON.stringify({ by: 'dispatch-ana', note: 'crew on the way' }), 'application/json; charset=UTF-8').expect(200);
-    expect(res.body).toMatchObject({ alertId: 'uv-L07-1', state: 'acknowledged' });
-    expect(await t.log.countSync('alerts')).toBe(1);
+    expect(res.body).toMatchObject({ alertId: 'uv-L07-1', state: 'acknowledged', acknowledgedBy: 'dispatch-ana', note: 'crew on the way' });
+    expect(await t.log.countSync('alert-commands')).toBe(1);
   });
 });

@@ -6,7 +6,7 @@
 export { READ_MODEL } from '@meterstream/service-modules';
 /** `() => epoch ms`: the default time ranges end "now", and tests pin it. */
 export const CLOCK = Symbol('Clock');
-/** Where operator-caused alert events go (AlertEventSink: the alerts stream). */
-export const ALERT_EVENTS = Symbol('AlertEvents');
+/** Where operators' alert commands go (AlertCommandSink: the `alert-commands` stream). */
+export const ALERT_COMMANDS = Symbol('AlertCommands');
 
 export type Clock = () => number;

@@ -31,6 +31,7 @@ describe('lines endpoints', () => {
     alertId: 'uv-L07-1',
     kind: 'undervoltage',
     state: 'raised',
+    ruleState: 'raised',
     severity: 'warning',
     lineId: 'L07',
     deviceId: null,
@@ -38,6 +39,12 @@ describe('lines endpoints', () => {
     evidence: { value: 112.9, threshold: 114, windowStart: '2026-11-29T05:58:00.000Z', windowEnd: '2026-11-29T05:59:00.000Z' },
     raisedAt: '2026-11-29T05:59:00.000Z',
     updatedAt: '2026-11-29T05:59:00.000Z',
+    acknowledgedBy: null,
+    acknowledgedAt: null,
+    note: null,
+    closedBy: null,
+    closedAt: null,
+    reason: null,
   };
 
   describe('GET /lines', () => {

@@ -9,16 +9,19 @@ import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { loadConfig, type Config } from '@meterstream/config';
 import {
+  alertCommandEnvelope,
   ENVELOPE_VERSION,
   readingTopic,
   type AlertBody,
+  type AlertCommandBody,
+  type AlertCommandEnvelope,
   type AlertEnvelope,
   type ReadingEnvelope,
 } from '@meterstream/contracts';
 import { SqliteReadModel, type ReadModelBatch } from '@meterstream/read-model';
 import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterstream/test-harness';
 import { EmbeddedStreamLog } from '@meterstream/stream';
-import { StreamAlertEventSink } from '../alerts/alert-events';
+import { StreamAlertCommandSink } from '../alerts/alert-command-sink';
 import { createApiApp } from '../create-api-app';
 
 /** The pinned "now" of every API test. */
@@ -41,6 +44,11 @@ export function alert(body: Omit<AlertBody, 'kind' | 'severity' | 'message'> & P
     ...body,
   };
   return { v: ENVELOPE_VERSION, type: 'alert', id: `${full.alertId}:${full.state}`, lineId: full.lineId, deviceId: full.deviceId ?? null, eventTime, ingestTime: eventTime, body: full };
+}
+
+/** An operator's command about an alert of `lineId`, as the API appends it. */
+export function command(body: AlertCommandBody, lineId: string, deviceId: string | null = null): AlertCommandEnvelope {
+  return alertCommandEnvelope(body, { lineId, deviceId });
 }
 
 /** Bytes that are not UTF-8: how a broken device firmware shows up. */
@@ -68,8 +76,9 @@ export function standardBatch(): ReadModelBatch {
       alert({ alertId: 'uv-L07-1', state: 'raised', lineId: 'L07', raisedAt: NOW - MINUTE, evidence: { value: 112.9, threshold: 114, windowStart: NOW - 2 * MINUTE, windowEnd: NOW - MINUTE } }, NOW - MINUTE),
       alert({ alertId: 'uv-L07-0', state: 'raised', lineId: 'L07', raisedAt: NOW - 50 * MINUTE, evidence: { value: 113.5, threshold: 114, windowStart: NOW - 51 * MINUTE, windowEnd: NOW - 50 * MINUTE } }, NOW - 50 * MINUTE),
       alert({ alertId: 'uv-L07-0', state: 'cleared', lineId: 'L07', raisedAt: NOW - 50 * MINUTE, severity: 'info', message: 'line L07 back within 114-126 V', evidence: { value: 115.2, threshold: 114, windowStart: NOW - 41 * MINUTE, windowEnd: NOW - 40 * MINUTE } }, NOW - 40 * MINUTE),
-      alert({ alertId: 'ov-L08-1', kind: 'overvoltage', state: 'acknowledged', severity: 'critical', lineId: 'L08', deviceId: 'm-000100', raisedAt: NOW - 20 * MINUTE, message: 'meter m-000100 at 127.3 V above 126 V', evidence: { value: 127.3, threshold: 126, windowStart: NOW - 21 * MINUTE, windowEnd: NOW - 20 * MINUTE } }, NOW - 15 * MINUTE),
+      alert({ alertId: 'ov-L08-1', kind: 'overvoltage', state: 'raised', severity: 'critical', lineId: 'L08', deviceId: 'm-000100', raisedAt: NOW - 20 * MINUTE, message: 'meter m-000100 at 127.3 V above 126 V', evidence: { value: 127.3, threshold: 126, windowStart: NOW - 21 * MINUTE, windowEnd: NOW - 20 * MINUTE } }, NOW - 20 * MINUTE),
     ],
+    alertCommands: [command({ action: 'acknowledge', alertId: 'ov-L08-1', by: 'dispatch-bo', at: NOW - 15 * MINUTE, note: 'crew on site' }, 'L08', 'm-000100')],
     deadLetters: [rejected(readingTopic('L07'), MISSING_VOLTAGE_PAYLOAD, NOW - 2 * MINUTE), rejected('meters/L07/data', BINARY_PAYLOAD, NOW - MINUTE)],
   };
 }
@@ -79,7 +88,7 @@ export interface ApiTestApp {
   readModel: SqliteReadModel;
   /** For supertest: `request(t.server).get(...)`. */
   server: ReturnType<INestApplication['getHttpServer']>;
-  /** The embedded log the API appends operator alert events to. */
+  /** The embedded log the API appends operators' alert commands to. */
   log: EmbeddedStreamLog;
   close(): Promise<void>;
 }
@@ -95,7 +104,7 @@ export async function startApiTestApp(options: { batch?: ReadModelBatch; env?: R
   const readModel = SqliteReadModel.open(config.databaseFile);
   await readModel.apply(options.batch ?? standardBatch());
   const log = EmbeddedStreamLog.open(config.databaseFile, { partitions: 2 });
-  const app = await createApiApp({ readModel, alertEvents: new StreamAlertEventSink(log), config, logger: false, clock: () => NOW });
+  const app = await createApiApp({ readModel, alertCommands: new StreamAlertCommandSink(log), config, logger: false, clock: () => NOW });
   return {
     app,
     readModel,

@@ -1,5 +1,5 @@
 import { changedLineCounters } from './line-counters';
-import { decodeEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { decodeEnvelope, type AlertCommandEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import {
   decodeCheckpoint,
   encodeCheckpoint,
@@ -19,16 +19,20 @@ export interface PartitionInput {
   readings: readonly StreamRecord[];
   /** Dead-letter partition → records read after its position. */
   deadLetters: ReadonlyMap<string, readonly StreamRecord[]>;
+  /** Alert-command partition → records read after its position (read only once the readings are caught up). */
+  alertCommands?: ReadonlyMap<string, readonly StreamRecord[]>;
 }
 
 /** What one poll of a partition produced, for the processor to write. */
 export interface PartitionBatch {
   readings: ReadingEnvelope[];
   deadLetters: DeadLetterEnvelope[];
+  /** Operators' commands, for the read model (after this poll's alert events). */
+  alertCommands: AlertCommandEnvelope[];
   output: ProcessorOutput;
   /** Lines whose late/duplicate totals changed since last written. */
   lineCounters: LineCounters[];
-  /** Input records consumed (readings and dead letters). */
+  /** Input records consumed (readings, dead letters and alert commands). */
   consumed: number;
 }
 
@@ -51,6 +55,7 @@ export class PartitionTask {
   private topology!: StreamTopology;
   private position: string | null = null;
   private deadLetterPositions: Record<string, string> = {};
+  private alertCommandPositions: Record<string, string> = {};
   private streamTimeMs = 0;
   /** The newest checkpoint known to be in the store: what rollback() restores. */
   private saved: PartitionCheckpoint;
@@ -65,6 +70,7 @@ export class PartitionTask {
    * @param order the partition's index in the readings stream: polls visit partitions in this order.
    * @param deadLetterPartitions the dead-letter partitions this partition carries.
    * @param stored the stored checkpoint text, or null when the partition was never checkpointed.
+   * @param alertCommandPartitions the alert-command partitions this partition carries (by the same rule as dead letters).
    */
   constructor(
     readonly partition: string,
@@ -72,6 +78,7 @@ export class PartitionTask {
     readonly deadLetterPartitions: readonly string[],
     stored: string | null,
     private readonly options: PartitionTaskOptions,
+    readonly alertCommandPartitions: readonly string[] = [],
   ) {
     this.saved = decodeCheckpoint(partition, stored);
     this.rollback();
@@ -95,6 +102,11 @@ export class PartitionTask {
   /** Where to read each dead-letter partition from (null: its oldest record). */
   deadLetterPosition(deadLetterPartition: string): string | null {
     return this.deadLetterPositions[deadLetterPartition] ?? null;
+  }
+
+  /** Where to read each alert-command partition from (null: its oldest record). */
+  alertCommandPosition(alertCommandPartition: string): string | null {
+    return this.alertCommandPositions[alertCommandPartition] ?? null;
   }
 
   get deadLetterPositionsByPartition(): Readonly<Record<string, string>> {
@@ -141,13 +153,18 @@ export class PartitionTask {
       for (const record of records) deadLetters.push(decodeEnvelope<DeadLetterEnvelope>(record.value));
       if (records.length > 0) this.deadLetterPositions[deadLetterPartition] = records[records.length - 1].position;
     }
-    const consumed = readings.length + deadLetters.length;
+    const alertCommands: AlertCommandEnvelope[] = [];
+    for (const [commandPartition, records] of input.alertCommands ?? []) {
+      for (const record of records) alertCommands.push(decodeEnvelope<AlertCommandEnvelope>(record.value));
+      if (records.length > 0) this.alertCommandPositions[commandPartition] = records[records.length - 1].position;
+    }
+    const consumed = readings.length + deadLetters.length + alertCommands.length;
     // Idle lines advance on the clock only once this partition is caught up (an empty poll):
     // during a catch-up the ingest times in the data drive them, as in a replay.
     if (readings.length === 0) this.topology.advanceProcessingTime(now);
     const output = this.topology.takeOutput();
     if (consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0 || (output.rejected?.length ?? 0) > 0) this.changed = true;
-    return { readings, deadLetters, output, lineCounters: this.changedLineCounters(), consumed };
+    return { readings, deadLetters, alertCommands, output, lineCounters: this.changedLineCounters(), consumed };
   }
 
   /** The checkpoint of the current state: call only once everything it covers has been written. */
@@ -157,6 +174,7 @@ export class PartitionTask {
       partition: this.partition,
       position: this.position,
       deadLetters: { ...this.deadLetterPositions },
+      alertCommands: { ...this.alertCommandPositions },
       streamTime: this.streamTimeMs,
       topology: this.topology.snapshot(),
     };
@@ -176,6 +194,7 @@ export class PartitionTask {
     this.topology = new StreamTopology(this.options.topology, saved.topology ?? undefined, this.options.rules?.());
     this.position = saved.position;
     this.deadLetterPositions = saved.deadLetters;
+    this.alertCommandPositions = saved.alertCommands ?? {};
     this.streamTimeMs = saved.streamTime;
     this.writtenCounters.clear();
     this.offeredModelVersion = 0;

@@ -7,7 +7,7 @@ import { SerialLock } from './serial-lock';
 
 /** What the processor reads from and commits through. The caller owns and closes the ports. */
 export interface StreamProcessorPorts {
-  /** The input streams (`readings`, `dead-letters`) and the consumer group that spreads their partitions. */
+  /** The input streams (`readings`, `dead-letters`, `alert-commands`) and the consumer group that spreads their partitions. */
   log: StreamLog;
   /** Where each partition's checkpoint is loaded from when it is assigned (the commit strategy saves them). */
   checkpoints: PartitionCheckpointStore;
@@ -63,6 +63,8 @@ export interface StreamProcessorCounters {
   /** Input records processed; records processed again after a rollback count again. */
   readings: number;
   deadLetters: number;
+  /** Operators' alert commands applied to the read model. */
+  alertCommands: number;
   /** Output records appended; repeats after a rollback count again. */
   aggregates: number;
   alerts: number;
@@ -118,7 +120,13 @@ export interface StreamProcessorCounters {
  *
  * Partitions: dead letters need no topology, only the read model; each dead-letters partition is
  * carried by one readings partition (deadLetterPartitionsOf: the same index when the counts
- * agree) and its position lives in that partition's checkpoint. One topology per partition
+ * agree) and its position lives in that partition's checkpoint. Operators' alert commands
+ * (`alert-commands`, keyed by line like the readings) travel the same way, with one more rule:
+ * a partition reads its commands only in a poll whose readings reached the end of the log, and
+ * they are applied after that poll's alert events. Live that changes nothing (the API accepts a
+ * command only about an alert the read model shows, so its readings were processed). A replay
+ * holds the commands (holdAlertCommands) until every reading is reprocessed and the idle lines'
+ * last windows have fired, so every alert is rebuilt before the commands about it apply again. One topology per partition
  * equals one topology over all of them because a line's readings all land in one partition; so
  * the partition count of `readings` must not change under a running group (adding Kafka
  * partitions, resharding Kinesis): a line that moves would have its open windows split between
@@ -129,7 +137,7 @@ export interface StreamProcessorCounters {
  * is global, so with several instances the effective cutoff is the highest of theirs.
  */
 export class StreamProcessor {
-  readonly counters: StreamProcessorCounters = { readings: 0, deadLetters: 0, aggregates: 0, alerts: 0, late: 0, batches: 0, checkpoints: 0, rollbacks: 0 };
+  readonly counters: StreamProcessorCounters = { readings: 0, deadLetters: 0, alertCommands: 0, aggregates: 0, alerts: 0, late: 0, batches: 0, checkpoints: 0, rollbacks: 0 };
   /** Input records processed per readings partition (dead letters counted with the partition that carries them), as `counters`. */
   readonly partitionCounters = new Map<string, { readings: number; deadLetters: number }>();
   /** Published model versions installed. */
@@ -145,6 +153,7 @@ export class StreamProcessor {
   private lastCheckpointAt: number;
   /** Processing time the model registry was last asked. */
   private lastModelCheck = -Infinity;
+  private alertCommandsHeld = false;
 
   constructor(
     private readonly ports: StreamProcessorPorts,
@@ -197,6 +206,14 @@ export class StreamProcessor {
     });
     await membership.leave();
     await this.lock.run(async () => this.tasks.clear());
+  }
+
+  /**
+   * While held, polls read no alert commands (their positions stay where they are); released,
+   * the next caught-up poll applies what accumulated. Replay holds them until the alerts are rebuilt.
+   */
+  holdAlertCommands(hold: boolean): void {
+    this.alertCommandsHeld = hold;
   }
 
   /** The readings partitions this instance owns, in stream order. */
@@ -329,7 +346,16 @@ export class StreamProcessor {
       log.read(STREAMS.readings, task.partition, task.readingsPosition, max),
       ...task.deadLetterPartitions.map((p) => log.read(STREAMS.deadLetters, p, task.deadLetterPosition(p), max)),
     ]);
-    return { readings, deadLetters: new Map(task.deadLetterPartitions.map((p, i) => [p, deadLetters[i]])) };
+    // Commands only once the readings are caught up (see the class comment): read after them.
+    const caughtUp = readings.length < max && !this.alertCommandsHeld;
+    const alertCommands = caughtUp
+      ? await Promise.all(task.alertCommandPartitions.map((p) => log.read(STREAMS.alertCommands, p, task.alertCommandPosition(p), max)))
+      : [];
+    return {
+      readings,
+      deadLetters: new Map(task.deadLetterPartitions.map((p, i) => [p, deadLetters[i]])),
+      alertCommands: new Map(caughtUp ? task.alertCommandPartitions.map((p, i) => [p, alertCommands[i]]) : []),
+    };
   }
 
   /**
@@ -348,6 +374,7 @@ export class StreamProcessor {
       output,
       accepted,
       deadLetters: batches.flatMap((b) => b.deadLetters),
+      alertCommands: batches.flatMap((b) => b.alertCommands),
       lineCounters: batches.flatMap((b) => b.lineCounters),
       retentionCutoff: this.retentionCutoff(),
       now,
@@ -366,15 +393,23 @@ export class StreamProcessor {
       const fresh = partitions.filter((p) => !this.tasks.has(p));
       if (fresh.length === 0) return;
       const { log, checkpoints } = this.ports;
-      const [readingsPartitions, deadLetterPartitions] = await Promise.all([log.partitions(STREAMS.readings), log.partitions(STREAMS.deadLetters)]);
+      const [readingsPartitions, deadLetterPartitions, alertCommandPartitions] = await Promise.all([
+        log.partitions(STREAMS.readings),
+        log.partitions(STREAMS.deadLetters),
+        log.partitions(STREAMS.alertCommands),
+      ]);
       const stored = await Promise.all(fresh.map((p) => checkpoints.load(this.options.group, p)));
       // All or nothing: a bad checkpoint leaves no half-assigned set behind.
       const tasks = fresh.map(
         (partition, i) =>
-          new PartitionTask(partition, readingsPartitions.indexOf(partition), deadLetterPartitionsOf(partition, readingsPartitions, deadLetterPartitions), stored[i], {
-            topology: this.options.topology,
-            rules: this.options.rules,
-          }),
+          new PartitionTask(
+            partition,
+            readingsPartitions.indexOf(partition),
+            deadLetterPartitionsOf(partition, readingsPartitions, deadLetterPartitions),
+            stored[i],
+            { topology: this.options.topology, rules: this.options.rules },
+            deadLetterPartitionsOf(partition, readingsPartitions, alertCommandPartitions),
+          ),
       );
       for (const task of tasks) this.tasks.set(task.partition, task);
       // A partition may come with an older model than this instance runs: check before its first poll.
@@ -412,6 +447,7 @@ export class StreamProcessor {
     batches.forEach((batch, i) => {
       this.counters.readings += batch.readings.length;
       this.counters.deadLetters += batch.deadLetters.length;
+      this.counters.alertCommands += batch.alertCommands.length;
       const partition = tasks[i].partition;
       const counted = this.partitionCounters.get(partition) ?? { readings: 0, deadLetters: 0 };
       counted.readings += batch.readings.length;

@@ -1,5 +1,6 @@
 import { errors, type Client } from '@elastic/elasticsearch';
 import { BulkWriter, ElasticsearchIndexingError, type WriteOperation } from './bulk-writer';
+import { NO_DECISIONS } from '../alert-decisions';
 import type { AlertDocument } from './documents';
 
 /**
@@ -73,8 +74,22 @@ class FakeCluster {
 
 const create = (id: string, value = 1): WriteOperation => ({ type: 'create', index: 'r', id, document: { id, value } });
 
-function alertEvent(state: AlertDocument['state'], rank: number, updatedAt: number): AlertDocument {
-  return { alertId: 'a', kind: 'k', state, stateRank: rank, severity: 'warning', lineId: 'L1', deviceId: null, message: state, evidence: {}, raisedAt: 1, updatedAt };
+function alertEvent(state: AlertDocument['ruleState'], updatedAt: number): AlertDocument {
+  return {
+    alertId: 'a',
+    kind: 'k',
+    state,
+    ruleState: state,
+    stateRank: state === 'cleared' ? 1 : 0,
+    severity: 'warning',
+    lineId: 'L1',
+    deviceId: null,
+    message: state,
+    evidence: {},
+    raisedAt: 1,
+    updatedAt,
+    ...NO_DECISIONS,
+  };
 }
 
 function settled(promise: Promise<unknown>): () => boolean {
@@ -183,17 +198,17 @@ describe('BulkWriter', () => {
   it('folds alert events in order into the stored alert and re-reads it after a conflict', async () => {
     const cluster = new FakeCluster();
     const { writer } = cluster.writer();
-    await writer.add([{ type: 'alert', index: 'al', id: 'a', events: [alertEvent('acknowledged', 1, 20)] }]);
+    await writer.add([{ type: 'alert', index: 'al', id: 'a', events: [alertEvent('raised', 20), { command: { action: 'acknowledge', alertId: 'a', by: 'ana', at: 25 } }] }]);
     await writer.flush();
     // Someone else moves the stored alert between our read and our write: one 409, then a re-read.
     let conflicts = 1;
     cluster.itemFault = () => (conflicts-- > 0 ? 409 : undefined);
     await writer.add([
-      { type: 'alert', index: 'al', id: 'a', events: [alertEvent('raised', 0, 10)] },
-      { type: 'alert', index: 'al', id: 'a', events: [alertEvent('cleared', 2, 30)] },
+      { type: 'alert', index: 'al', id: 'a', events: [alertEvent('raised', 10)] },
+      { type: 'alert', index: 'al', id: 'a', events: [alertEvent('cleared', 30)] },
     ]);
     await writer.flush();
-    expect(cluster.source('al', 'a')).toMatchObject({ state: 'cleared', updatedAt: 30 });
+    expect(cluster.source('al', 'a')).toMatchObject({ state: 'cleared', updatedAt: 30, acknowledgedBy: 'ana', acknowledgedAt: 25 });
   });
 
   it('merges line deltas by maximum and skips the write when nothing rises', async () => {

@@ -1,13 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { backOff } from 'exponential-backoff';
-import { applyLineDelta, combineLineDeltas, foldAlertEvents, type AlertDocument, type LineDelta, type LineDocument } from './documents';
+import { applyLineDelta, combineLineDeltas, foldAlertEvents, type AlertChange, type AlertDocument, type LineDelta, type LineDocument } from './documents';
 import { classifyItem, describeRequestError, isRetryableRequestError, type WriteKind } from './retry';
 
 /**
  * One document write, as apply() queues it:
  * - `create`: an insert-once document (reading, aggregate, dead letter);
- * - `alert`: alert events to fold into the stored alert, in the order they were applied;
+ * - `alert`: alert events and operators' commands to fold into the stored alert, in the order they were applied;
  * - `line`: a line delta to merge into the stored line document.
  * Alerts and lines are read-modify-write with optimistic concurrency (if_seq_no/if_primary_term)
  * rather than painless scripts: the distribution on Maven Central (integ-test-zip) ships without
@@ -15,7 +15,7 @@ import { classifyItem, describeRequestError, isRetryableRequestError, type Write
  */
 export type WriteOperation =
   | { type: 'create'; index: string; id: string; document: object }
-  | { type: 'alert'; index: string; id: string; events: AlertDocument[] }
+  | { type: 'alert'; index: string; id: string; events: AlertChange[] }
   | { type: 'line'; index: string; id: string; delta: LineDelta };
 
 /** A document Elasticsearch refused for good (not retried). */

@@ -1,4 +1,4 @@
-import { ENVELOPE_VERSION, type AlertBody, type AlertEnvelope, type AlertState } from '@meterstream/contracts';
+import { ENVELOPE_VERSION, type AlertBody, type AlertCommandBody, type AlertEnvelope, type AlertState } from '@meterstream/contracts';
 import { aggregateEnvelope, deadLetterEnvelope, readingEnvelope } from '@meterstream/test-harness';
 import {
   applyLineDelta,
@@ -69,9 +69,9 @@ describe('envelopes to documents', () => {
     expect(doc.errors[0].field).toBe('(payload)');
   });
 
-  it('stores an alert with its state rank and the event time as updatedAt; the row leaves the rank out', () => {
-    const doc = toAlertDocument(alert('acknowledged', T0 + 5 * MINUTE, { evidence: { value: 1, threshold: 2, windowStart: 0, windowEnd: 1, note: undefined } }));
-    expect(doc).toMatchObject({ alertId: 'a-1', state: 'acknowledged', stateRank: 1, updatedAt: T0 + 5 * MINUTE, raisedAt: T0 + MINUTE, deviceId: null });
+  it('stores an alert with its state rank and the event time as updatedAt, no decisions yet; the row leaves the rank out', () => {
+    const doc = toAlertDocument(alert('cleared', T0 + 5 * MINUTE, { evidence: { value: 1, threshold: 2, windowStart: 0, windowEnd: 1, note: undefined } }));
+    expect(doc).toMatchObject({ alertId: 'a-1', state: 'cleared', ruleState: 'cleared', stateRank: 1, updatedAt: T0 + 5 * MINUTE, raisedAt: T0 + MINUTE, deviceId: null, acknowledgedBy: null, closedAt: null });
     // Through JSON like SQLite's TEXT column: an undefined member is not stored at all.
     expect(Object.keys(doc.evidence)).toEqual(['value', 'threshold', 'windowStart', 'windowEnd']);
     expect(toAlertRow(doc)).not.toHaveProperty('stateRank');
@@ -87,14 +87,15 @@ describe('envelopes to documents', () => {
 
 describe('foldAlertEvents (the forward-only rule of SqliteReadModel)', () => {
   const raised = toAlertDocument(alert('raised', T0 + MINUTE));
-  const acknowledged = toAlertDocument(alert('acknowledged', T0 + 3 * MINUTE));
+  const escalated = toAlertDocument(alert('raised', T0 + 3 * MINUTE, { severity: 'critical', change: 'escalated', previousSeverity: 'warning' }));
   const cleared = toAlertDocument(alert('cleared', T0 + 5 * MINUTE));
+  const command = (action: AlertCommandBody['action'], at: number, extra: Partial<AlertCommandBody> = {}) => ({ command: { action, alertId: 'a-1', by: 'ana', at, ...extra } });
 
   it('ends at the furthest state whatever order the events come in', () => {
     const orders = [
-      [raised, acknowledged, cleared],
-      [cleared, raised, acknowledged],
-      [acknowledged, cleared, raised],
+      [raised, escalated, cleared],
+      [cleared, raised, escalated],
+      [escalated, cleared, raised],
     ];
     for (const events of orders) expect(foldAlertEvents(undefined, events)).toEqual(cleared);
   });
@@ -112,8 +113,18 @@ describe('foldAlertEvents (the forward-only rule of SqliteReadModel)', () => {
   });
 
   it('leaves a stored alert alone when nothing is further along (a replay)', () => {
-    expect(foldAlertEvents(acknowledged, [raised, acknowledged])).toBe(acknowledged);
+    expect(foldAlertEvents(escalated, [raised, escalated])).toBe(escalated);
     expect(foldAlertEvents(undefined, [])).toBeUndefined();
+  });
+
+  it('applies commands to the decisions, which later events keep, and drops a command about a missing alert', () => {
+    const acked = foldAlertEvents(raised, [command('acknowledge', T0 + 2 * MINUTE, { note: 'on it' }), escalated]);
+    expect(acked).toMatchObject({ state: 'acknowledged', severity: 'critical', acknowledgedBy: 'ana', acknowledgedAt: T0 + 2 * MINUTE, note: 'on it' });
+    const closed = foldAlertEvents(acked, [command('close', T0 + 4 * MINUTE, { reason: 'line stopped reporting' }), cleared]);
+    expect(closed).toMatchObject({ state: 'closed', ruleState: 'cleared', closedBy: 'ana', reason: 'line stopped reporting', acknowledgedBy: 'ana' });
+    expect(foldAlertEvents(closed, [command('close', T0 + 6 * MINUTE, { reason: 'again' })])).toBe(closed);
+    expect(foldAlertEvents(closed, [command('reopen', T0 + 7 * MINUTE)])).toMatchObject({ state: 'cleared', closedAt: null, reason: null });
+    expect(foldAlertEvents(undefined, [command('close', T0, { reason: 'x' })])).toBeUndefined();
   });
 });
 

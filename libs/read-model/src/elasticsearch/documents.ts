@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readingId, type AggregateEnvelope, type AlertEnvelope, type AlertState, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { readingId, type AggregateEnvelope, type AlertCommandBody, type AlertEnvelope, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
+import { alertStatus, applyAlertCommand, decisionsOf, NO_DECISIONS, ruleStateOf, ruleStateRank } from '../alert-decisions';
 import { isNewerDeliveryDelay, type AggregateRow, type AlertRow, type DeadLetterRow, type DeliveryDelay, type LineCounters, type ReadingRow } from '../read-model';
 
 /**
@@ -8,7 +9,8 @@ import { isNewerDeliveryDelay, type AggregateRow, type AlertRow, type DeadLetter
  * SqliteReadModel exactly:
  * - readings, aggregates, dead letters: insert once, by id (first write wins);
  * - alerts: one document per alertId, moving only forward (higher state rank, or the same state
- *   at a later event time), the earliest raisedAt kept, the lineId of the first event kept;
+ *   at a later event time), the earliest raisedAt kept, the lineId of the first event kept; the
+ *   operators' commands fold into its decision fields (applyAlertCommand), which events leave alone;
  * - lines: latest reading time and counters only ever rise; the delivery delay is the one measured
  *   latest (isNewerDeliveryDelay, as SQLite's upsert decides).
  */
@@ -16,8 +18,17 @@ export type ReadingDocument = ReadingRow;
 export type AggregateDocument = AggregateRow;
 export type DeadLetterDocument = DeadLetterRow;
 export interface AlertDocument extends AlertRow {
+  /** ruleStateRank(ruleState): the forward-only rule compares it. */
   stateRank: number;
 }
+
+/** An operator's command, queued with the alert's events in the order they were applied. */
+export interface AlertCommandChange {
+  command: AlertCommandBody;
+}
+
+/** What folds into an alert document: an alert event (as the document it would be alone) or a command. */
+export type AlertChange = AlertDocument | AlertCommandChange;
 export interface LineDocument {
   lineId: string;
   latestReadingTime: number | null;
@@ -26,9 +37,6 @@ export interface LineDocument {
   /** Absent on documents written before delivery delays were measured: read as null. */
   deliveryDelay?: DeliveryDelay | null;
 }
-
-/** An alert only moves forward: raised (0) → acknowledged (1) → cleared (2). */
-export const STATE_RANK: Record<AlertState, number> = { raised: 0, acknowledged: 1, cleared: 2 };
 
 /** Elasticsearch caps `_id` at 512 bytes; a longer id is replaced by its digest (the id field keeps the original). */
 const MAX_ID_BYTES = 512;
@@ -81,11 +89,13 @@ export function toAggregateDocument(e: AggregateEnvelope): AggregateDocument {
 /** One alert event as the document it would be if it were the only one (updatedAt = its event time). */
 export function toAlertDocument(e: AlertEnvelope): AlertDocument {
   const a = e.body;
+  const ruleState = ruleStateOf(a.state);
   return {
     alertId: a.alertId,
     kind: a.kind,
-    state: a.state,
-    stateRank: STATE_RANK[a.state],
+    state: ruleState,
+    ruleState,
+    stateRank: ruleStateRank(a.state),
     severity: a.severity,
     lineId: a.lineId,
     deviceId: a.deviceId ?? null,
@@ -94,6 +104,7 @@ export function toAlertDocument(e: AlertEnvelope): AlertDocument {
     evidence: JSON.parse(JSON.stringify(a.evidence)) as Record<string, unknown>,
     raisedAt: a.raisedAt,
     updatedAt: e.eventTime,
+    ...NO_DECISIONS,
   };
 }
 
@@ -113,20 +124,33 @@ export function toDeadLetterDocument(e: DeadLetterEnvelope): DeadLetterDocument 
 
 export function toAlertRow(doc: AlertDocument): AlertRow {
   const { stateRank: _rank, ...row } = doc;
-  return row;
+  // Documents written before alert commands lack these fields: as SQLite's migration reads them.
+  return { ...row, ruleState: ruleStateOf(row.ruleState ?? row.state), ...decisionsOf(row) };
 }
 
 /**
- * Applies alert events, in the order they were applied, to the stored document (undefined when
- * none): an event replaces the document only when it is further along, as SQLite's upsert does.
+ * Applies alert events and commands, in the order they were applied, to the stored document
+ * (undefined when none), as SqliteReadModel does: an event replaces the rule's part only when it
+ * is further along and keeps the decisions; a command changes the decisions of a known alert
+ * (one about an alert not stored is dropped, as SQLite's update of no row).
  */
-export function foldAlertEvents(current: AlertDocument | undefined, events: readonly AlertDocument[]): AlertDocument | undefined {
+export function foldAlertEvents(current: AlertDocument | undefined, changes: readonly AlertChange[]): AlertDocument | undefined {
   let doc = current;
-  for (const event of events) {
-    if (doc === undefined) {
-      doc = event;
-    } else if (event.stateRank > doc.stateRank || (event.stateRank === doc.stateRank && event.updatedAt > doc.updatedAt)) {
-      doc = { ...event, lineId: doc.lineId, raisedAt: Math.min(doc.raisedAt, event.raisedAt) };
+  for (const change of changes) {
+    if ('command' in change) {
+      if (doc === undefined) continue;
+      const decisions = decisionsOf(doc);
+      const next = applyAlertCommand(decisions, change.command);
+      if (next !== decisions) doc = { ...doc, ...next, state: alertStatus(ruleStateOf(doc.ruleState ?? doc.state), next) };
+    } else if (doc === undefined) {
+      doc = change;
+    } else {
+      // Documents from before alert commands have no ruleState: their state and rank were the rule's (acknowledged: raised).
+      const rank = doc.ruleState === undefined ? ruleStateRank(doc.state) : doc.stateRank;
+      if (change.stateRank > rank || (change.stateRank === rank && change.updatedAt > doc.updatedAt)) {
+        const decisions = decisionsOf(doc);
+        doc = { ...change, ...decisions, lineId: doc.lineId, raisedAt: Math.min(doc.raisedAt, change.raisedAt), state: alertStatus(change.ruleState, decisions) };
+      }
     }
   }
   return doc;

@@ -56,7 +56,9 @@ const alerts: estypes.MappingTypeMapping = {
     alertId: id,
     kind: id,
     state: id,
-    /** raised 0, acknowledged 1, cleared 2: the forward-only rule compares it. */
+    /** The rule's state (raised, cleared); `state` is what the API shows, decisions included. */
+    ruleState: id,
+    /** raised 0, cleared 1: the forward-only rule compares it. */
     stateRank: { type: 'byte' },
     severity: id,
     lineId: id,
@@ -66,6 +68,13 @@ const alerts: estypes.MappingTypeMapping = {
     evidence: { type: 'object', enabled: false },
     raisedAt: time,
     updatedAt: time,
+    // The operators' decisions (alert commands).
+    acknowledgedBy: label,
+    acknowledgedAt: time,
+    note: { type: 'text' },
+    closedBy: label,
+    closedAt: time,
+    reason: { type: 'text' },
   },
 };
 

@@ -49,6 +49,7 @@ const STYLE = `
   .badge.info { background: #e8f0fe; color: var(--accent); }
   .badge.muted { background: var(--bg); color: var(--muted); font-weight: 400; }
   .badge + .badge { margin-left: 4px; }
+  .note { color: var(--muted); font-size: 12px; margin-top: 2px; }
   .figures { margin-left: auto; display: flex; gap: 12px; font-variant-numeric: tabular-nums; }
   .figure { color: var(--muted); font-size: 12px; }
   .figure b { color: var(--text); font-size: 15px; }

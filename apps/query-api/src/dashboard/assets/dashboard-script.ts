@@ -305,9 +305,15 @@ export const DASHBOARD_SCRIPT = String.raw`(function () {
       cell(row, a.kind, 'nowrap');
       var severity = cell(row, '', 'nowrap');
       severity.appendChild(el('span', 'badge ' + a.severity, a.severity));
-      if (a.state === 'acknowledged') severity.appendChild(el('span', 'badge muted', 'acknowledged'));
+      if (a.state === 'acknowledged') {
+        // Who and when from the acknowledgement's own fields; its note under the message.
+        var ack = el('span', 'badge muted', 'acknowledged by ' + a.acknowledgedBy);
+        ack.title = 'acknowledged ' + dateTime(Date.parse(a.acknowledgedAt));
+        severity.appendChild(ack);
+      }
       cell(row, ago(Date.parse(a.raisedAt), now), 'nowrap', dateTime(Date.parse(a.raisedAt)));
-      cell(row, a.message);
+      var message = cell(row, a.message);
+      if (a.note) message.appendChild(el('div', 'note', 'note: ' + a.note));
       tbody.appendChild(row);
     });
   }

@@ -1,4 +1,4 @@
-import type { DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import type { AlertCommandEnvelope, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
 import type { ProcessorOutput } from '@meterstream/processing';
 import type { LineCounters } from '@meterstream/read-model';
 import type { PartitionTask } from '../partition-task';
@@ -10,6 +10,8 @@ export interface PollEffects {
   /** Readings that were not late, in log order per partition: the time series gets them all. */
   accepted: ReadingEnvelope[];
   deadLetters: DeadLetterEnvelope[];
+  /** Operators' commands from `alert-commands`, for the read model after the poll's alert events. */
+  alertCommands: AlertCommandEnvelope[];
   /** Lines whose late/duplicate totals changed. */
   lineCounters: LineCounters[];
   /** Raw readings older than this (event time) stay out of the read model and are pruned from it. */

@@ -64,6 +64,7 @@ export class EmbeddedTransactionCommit implements CommitStrategy {
         readings: effects.accepted.filter((r) => r.eventTime >= effects.retentionCutoff),
         aggregates: effects.output.aggregates,
         alerts: effects.output.alerts,
+        alertCommands: effects.alertCommands,
         deadLetters: effects.deadLetters,
         lineCounters: effects.lineCounters,
       });

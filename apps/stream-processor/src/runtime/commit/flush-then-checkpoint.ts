@@ -45,6 +45,7 @@ export class FlushThenCheckpointCommit implements CommitStrategy {
       readings: effects.accepted.filter((r) => r.eventTime >= effects.retentionCutoff),
       aggregates: effects.output.aggregates,
       alerts: effects.output.alerts,
+      alertCommands: effects.alertCommands,
       deadLetters: effects.deadLetters,
       lineCounters: effects.lineCounters,
     });

@@ -63,7 +63,7 @@ export async function answers(model: ReadModel, probes: QueryProbes): Promise<Re
     out[`alerts(line ${lineId})`] = await model.alerts({ lineId });
     out[`alerts(open, line ${lineId}, limit 1)`] = await model.alerts({ state: 'open', lineId, limit: 1 });
   }
-  for (const state of [undefined, 'open', 'raised', 'acknowledged', 'cleared'] as const) {
+  for (const state of [undefined, 'open', 'raised', 'acknowledged', 'cleared', 'closed'] as const) {
     out[`alerts(${state ?? 'any'})`] = await model.alerts({ state });
     out[`alerts(${state ?? 'any'}, limit 2)`] = await model.alerts({ state, limit: 2 });
   }

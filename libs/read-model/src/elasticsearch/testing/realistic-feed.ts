@@ -1,5 +1,15 @@
 // Test data for the Elasticsearch engine specs (not exported from the library).
-import { ENVELOPE_VERSION, readingTopic, type AlertBody, type AlertEnvelope, type AlertState, type ReadingEnvelope } from '@meterstream/contracts';
+import {
+  alertCommandEnvelope,
+  ENVELOPE_VERSION,
+  readingTopic,
+  type AlertBody,
+  type AlertCommandBody,
+  type AlertCommandEnvelope,
+  type AlertEnvelope,
+  type AlertState,
+  type ReadingEnvelope,
+} from '@meterstream/contracts';
 import { StreamTopology } from '@meterstream/processing';
 import { deadLetterEnvelope, readingEnvelope, seededRandom } from '@meterstream/test-harness';
 import type { LineCounters, ReadModelBatch } from '../../read-model';
@@ -79,16 +89,16 @@ export function alertEvent(alertId: string, state: AlertState, eventTime: number
 }
 
 /**
- * Alerts whose events arrive out of order and repeated (a replay after a crash, an operator's
- * acknowledgement recorded late), with equal raisedAt values so the alertId tie-break counts.
+ * Alerts whose events arrive out of order and repeated (a replay after a crash), an escalation
+ * among them, with equal raisedAt values so the alertId tie-break counts.
  */
 export function shuffledAlertEvents(): AlertEnvelope[] {
   const t = FEED_START + 2 * HOUR;
   return [
     alertEvent('alert:L02:a', 'cleared', t + 3 * HOUR),
     alertEvent('alert:L02:a', 'raised', t),
-    alertEvent('alert:L02:a', 'acknowledged', t + HOUR),
-    alertEvent('alert:L02:b', 'acknowledged', t + HOUR, { severity: 'critical', deviceId: 'm-L02-04', message: 'meter m-L02-04 at 109 V' }),
+    alertEvent('alert:L02:a', 'raised', t + HOUR, { severity: 'critical', change: 'escalated', previousSeverity: 'warning' }),
+    alertEvent('alert:L02:b', 'raised', t + HOUR, { severity: 'critical', change: 'escalated', previousSeverity: 'warning', deviceId: 'm-L02-04', message: 'meter m-L02-04 at 109 V' }),
     alertEvent('alert:L02:b', 'raised', t),
     alertEvent('alert:L02:c', 'raised', t, { kind: 'meter-frozen' }),
     alertEvent('alert:L02:c', 'raised', t + 2 * HOUR, { message: 'still frozen, updated' }),
@@ -96,6 +106,25 @@ export function shuffledAlertEvents(): AlertEnvelope[] {
     alertEvent('alert:L01:d', 'raised', FEED_START + HOUR, { lineId: 'L01', evidence: { value: 127.4, threshold: 126, windowStart: 0, windowEnd: 1, nested: { a: [1, 2.5, null] } } }),
     // Only an alert on a line with no readings creates that line.
     alertEvent('alert:L09:e', 'raised', FEED_START + 5 * HOUR, { lineId: 'L09', raisedAt: FEED_START + 5 * HOUR }),
+  ];
+}
+
+/**
+ * Operators' commands about those alerts, in the order the API accepted them: an acknowledgement
+ * (and a second one, which changes nothing), a close with a reason, a close then a reopen, and
+ * one about an alert no read model holds.
+ */
+export function alertCommands(): AlertCommandEnvelope[] {
+  const t = FEED_START + 2 * HOUR;
+  const command = (alertId: string, action: AlertCommandBody['action'], at: number, extra: Partial<AlertCommandBody> = {}) =>
+    alertCommandEnvelope({ action, alertId, by: 'dispatch-ana', at, ...extra }, { lineId: 'L02', deviceId: null });
+  return [
+    command('alert:L02:b', 'acknowledge', t + 10 * MINUTE, { note: 'crew on the way' }),
+    command('alert:L02:b', 'acknowledge', t + 11 * MINUTE, { by: 'dispatch-bo' }),
+    command('alert:L02:c', 'close', t + 20 * MINUTE, { reason: 'line stopped reporting' }),
+    command('alert:L02:a', 'close', t + 30 * MINUTE, { reason: 'planned works' }),
+    command('alert:L02:a', 'reopen', t + 40 * MINUTE, { note: 'works done, still low' }),
+    command('alert:L02:zz', 'close', t + 50 * MINUTE, { reason: 'no such alert' }),
   ];
 }
 
