@@ -95,7 +95,7 @@ export function alertEvent(alertId: string, state: AlertState, eventTime: number
 export function shuffledAlertEvents(): AlertEnvelope[] {
   const t = FEED_START + 2 * HOUR;
   return [
-    alertEvent('alert:L02:a', 'cleared', t + 3 * HOUR),
+    alertEvent('alert:L02:a', 'cleared', t + 3 * HOUR, { severity: 'critical' }),
     alertEvent('alert:L02:a', 'raised', t),
     alertEvent('alert:L02:a', 'raised', t + HOUR, { severity: 'critical', change: 'escalated', previousSeverity: 'warning' }),
     alertEvent('alert:L02:b', 'raised', t + HOUR, { severity: 'critical', change: 'escalated', previousSeverity: 'warning', deviceId: 'm-L02-04', message: 'meter m-L02-04 at 109 V' }),
