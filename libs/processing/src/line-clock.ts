@@ -311,6 +311,18 @@ export class LineClock {
     return true;
   }
 
+  /**
+   * Moves every ingest-time mark of the line `ms` later: time that passed while nothing ran (see
+   * StreamTopology.resume) counts neither towards idleness nor towards a meter's expiry.
+   */
+  shiftIngestTime(ms: number): void {
+    this.lastActivityMs += ms;
+    this.latestIngestTime += ms;
+    this.sweptAt += ms;
+    this.progressChangedAt += ms;
+    for (let slot = 0; slot < this.activeCount; slot++) this.lastIngest[slot] += ms;
+  }
+
   isIdle(nowMs: number): boolean {
     return nowMs - this.lastActivityMs > this.timing.idleTimeoutMs;
   }

@@ -192,6 +192,8 @@ export class PartitionTask {
     // Through the text form, so the live state never aliases the saved one.
     const saved = JSON.parse(encodeCheckpoint(this.saved)) as PartitionCheckpoint;
     this.topology = new StreamTopology(this.options.topology, saved.topology ?? undefined, this.options.rules?.());
+    // Restored from a checkpoint: a jump of the ingest clock before it is caught up again is the stop in between, not silence.
+    this.topology.resume();
     this.position = saved.position;
     this.deadLetterPositions = saved.deadLetters;
     this.alertCommandPositions = saved.alertCommands ?? {};
