@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   const result = await runSimulator({
     ...run,
     signal: controller.signal,
+    onResume: ({ acknowledged, simTime, start }) =>
+      console.log(`simulate: continuing the run that started at ${iso(start)} (${run.stateFile}) after its message ${acknowledged}, simulated time ${iso(simTime)}; labels appended`),
     onProgress: ({ published, simTime }) => {
       const now = Date.now();
       if (now - lastAt < progressEveryMs) return;

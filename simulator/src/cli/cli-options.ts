@@ -60,6 +60,7 @@ export function buildCommand(env: NodeJS.ProcessEnv): Command {
     .addOption(new Option('--qos <level>', 'MQTT QoS').choices(['0', '1']).default('1'))
     .option('--faults <profile|file>', 'demo, none, or a JSON file holding an array of fault specs', 'demo')
     .option('--labels <file>', 'write ground-truth labels as JSON Lines to <file>')
+    .option('--state <file>', 'continue the run recorded in <file> where it stopped (same fleet options; labels appended), and record progress there')
     .option('--rate <n>', 'at most <n> messages per second', positiveNumber)
     .option('--max-in-flight <n>', 'publishes awaiting acknowledgement at most', wholeNumber(1), 1000)
     .option('--progress-every <duration>', 'how often to print progress', asArgument((v) => parseDuration(v)), 5_000)
@@ -91,6 +92,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv, now: number
     qos: o.qos === '0' ? 0 : 1,
     faults: parseFaults(o.faults),
     labelsFile: o.labels,
+    stateFile: o.state,
     rate: o.rate,
     maxInFlight: o.maxInFlight,
   };

@@ -7,10 +7,10 @@ import type { FaultLabel, MessageLabel } from '../faults/fault-spec';
 export class LabelsWriter {
   private constructor(private readonly stream: WriteStream) {}
 
-  /** Creates (or truncates) the file, and its folder. */
-  static async open(path: string): Promise<LabelsWriter> {
+  /** Creates the file (and its folder); truncates it, or appends when a run continues. */
+  static async open(path: string, append = false): Promise<LabelsWriter> {
     mkdirSync(dirname(path), { recursive: true });
-    const stream = createWriteStream(path, { flags: 'w' });
+    const stream = createWriteStream(path, { flags: append ? 'a' : 'w' });
     await once(stream, 'open');
     return new LabelsWriter(stream);
   }

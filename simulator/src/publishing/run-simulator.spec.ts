@@ -99,6 +99,45 @@ describe('runSimulator against an in-process MQTT broker (aedes)', () => {
     expect(written.filter((l) => !('seq' in l) && Date.parse(l.start) > result.simEnd)).toEqual([]);
   });
 
+  it('continues a stopped run from its state file exactly where it stopped, labels appended', async () => {
+    // A finite run, so the uninterrupted one to compare with labels every fault it has.
+    const options: SimulatorOptions = { seed: 6, lines: 2, metersPerLine: 10, intervalMs: 15_000, start: START, durationMs: 40 * 60_000, faults: FAULTS };
+    const stateFile = join(temp.dir, 'resume', 'state.json');
+    const labelsFile = join(temp.dir, 'resume', 'labels.jsonl');
+    const controller = new AbortController();
+    const running = runSimulator({ ...options, brokerUrl: url, qos: 1, speed: 600, signal: controller.signal, labelsFile, stateFile, maxInFlight: 20 });
+    await waitFor(() => received.length >= 300, { timeoutMs: 10_000, what: 'the first 300 messages' });
+    controller.abort();
+    const first = await running;
+    const labelsAfterFirst = readFileSync(labelsFile, 'utf8');
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject({ v: 1, seed: 6, start: START, acknowledged: first.published });
+
+    // Asked to start elsewhere: the state file's start wins, and the run goes on from message `first.published`.
+    const resumed: number[] = [];
+    const second = await runSimulator({ ...options, start: START + 86_400_000, brokerUrl: url, qos: 1, speed: 0, labelsFile, stateFile, onResume: (r) => resumed.push(r.acknowledged) });
+    expect(resumed).toEqual([first.published]);
+
+    const expected = [...generateMessages(options)];
+    expect(first.published + second.published).toBe(expected.length);
+    await waitFor(() => received.length >= expected.length, { timeoutMs: 10_000, what: 'every message of both runs' });
+    expect(received.map((r) => r.payload)).toEqual(expected.map((m) => m.payload.toString('base64')));
+    // The labels file grew: the first run's lines, then the rest, together what one run writes.
+    const written = readFileSync(labelsFile, 'utf8');
+    expect(written.startsWith(labelsAfterFirst)).toBe(true);
+    const labels = written.trim().split('\n').map((line) => JSON.parse(line));
+    expect(labels.filter((l) => 'seq' in l)).toEqual(expected.filter((m) => m.label).map((m) => m.label));
+    expect(labels.filter((l) => !('seq' in l))).toEqual(faultLabels(options));
+  });
+
+  it('refuses a state file of another fleet instead of mixing two', async () => {
+    const stateFile = join(temp.dir, 'other-fleet.json');
+    const options: SimulatorOptions = { seed: 7, lines: 1, metersPerLine: 2, intervalMs: 15_000, start: START, durationMs: 60_000, faults: 'none' };
+    await runSimulator({ ...options, brokerUrl: url, qos: 1, speed: 0, stateFile });
+    await expect(runSimulator({ ...options, lines: 2, brokerUrl: url, qos: 1, speed: 0, stateFile })).rejects.toThrow(
+      /belongs to a simulated fleet with lines 1 \(now 2\): run with the same options to continue it, or use another data directory/,
+    );
+  });
+
   it('fails fast when the broker is unreachable', async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -5,6 +5,7 @@ import { generateMessages } from '../generation/generate-messages';
 import { resolveOptions, type SimulatorOptions } from '../options';
 import { LabelsWriter } from './labels-writer';
 import { Pacer } from './pacer';
+import { AcknowledgedPrefix, loadRunState, runIdentity, saveRunState, type RunState } from './run-state';
 
 export interface SimulatorProgress {
   /** Messages acknowledged by the broker (QoS 1) or written to the socket (QoS 0). */
@@ -22,8 +23,16 @@ export interface RunSimulatorOptions extends SimulatorOptions {
   catchUpToNow?: boolean;
   /** Optional cap, messages per second. */
   rate?: number;
-  /** Ground-truth labels as JSON Lines (created or truncated). */
+  /** Ground-truth labels as JSON Lines (created or truncated; appended to when the run continues from stateFile). */
   labelsFile?: string;
+  /**
+   * Continue the run recorded in this file, if there is one (same fleet options; its start wins
+   * over `start`), from the first message the broker had not acknowledged; and record the
+   * progress there (every second and at the end) for the next run to continue.
+   */
+  stateFile?: string;
+  /** Called once, before the first publish, when the run continues one from stateFile. */
+  onResume?: (resumed: { acknowledged: number; simTime: number; start: number }) => void;
   signal?: AbortSignal;
   /** Called about once a second and once at the end. */
   onProgress?: (progress: SimulatorProgress) => void;
@@ -53,25 +62,51 @@ const MIN_SLEEP_MS = 1;
  * disconnected cleanly; stops early, just as cleanly, when `signal` aborts.
  */
 export async function runSimulator(options: RunSimulatorOptions): Promise<RunSimulatorResult> {
-  const messages = generateMessages(options); // checks the options before anything connects
-  const resolved = resolveOptions(options);
+  const previous = options.stateFile ? loadRunState(options.stateFile, runIdentity(resolveOptions(options))) : undefined;
+  const run = previous ? { ...options, start: previous.start } : options;
+  const messages = generateMessages(run); // checks the options before anything connects
+  const resolved = resolveOptions(run);
   const faultFeed = new FaultLabelFeed(scheduledFaults(resolved, buildFleet(resolved)));
-  const pacer = new Pacer({ simStart: resolved.start, speed: options.speed, catchUpToNow: options.catchUpToNow, rate: options.rate, realStart: Date.now() });
+  // Continuing: the sequence up to the resume point is regenerated and skipped (labels included), so the rest is exactly what one uninterrupted run would have sent.
+  const resumeAt = previous?.acknowledged ?? 0;
+  for (let skipped = 0; skipped < resumeAt; skipped++) {
+    const step = messages.next();
+    if (step.done) break;
+    faultFeed.skip(step.value.simTime);
+  }
+  const simStart = previous ? previous.simTime : resolved.start;
+  const prefix = new AcknowledgedPrefix(resumeAt, simStart);
+  const state = (): RunState => ({ v: 1, ...runIdentity(resolved), start: resolved.start, acknowledged: prefix.count, simTime: prefix.simTime });
+  let savedCount = -1;
+  const saveState = (): void => {
+    if (!options.stateFile || prefix.count === savedCount) return;
+    saveRunState(options.stateFile, state());
+    savedCount = prefix.count;
+  };
+  saveState();
+  if (previous) options.onResume?.({ acknowledged: previous.acknowledged, simTime: previous.simTime, start: previous.start });
+  const pacer = new Pacer({ simStart, speed: options.speed, catchUpToNow: options.catchUpToNow, rate: options.rate, realStart: Date.now() });
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new Error(`maxInFlight must be a positive integer, got ${maxInFlight}`);
   const { signal } = options;
   const publishOptions = { qos: options.qos }; // mqtt.js copies it; one object for all messages
-  if (signal?.aborted) return { published: 0, simEnd: resolved.start };
+  if (signal?.aborted) return { published: 0, simEnd: simStart };
 
-  const labels = options.labelsFile ? await LabelsWriter.open(options.labelsFile) : undefined;
+  const labels = options.labelsFile ? await LabelsWriter.open(options.labelsFile, previous !== undefined) : undefined;
   let client: MqttClient | undefined;
   let published = 0;
   let inFlight = 0;
   let failure: Error | undefined;
-  let simTime = resolved.start;
+  let simTime = simStart;
   let completed = false;
   let wake: (() => void) | undefined;
-  const progress = options.onProgress ? setInterval(() => options.onProgress?.({ published, simTime }), 1000) : undefined;
+  const progress =
+    options.onProgress || options.stateFile
+      ? setInterval(() => {
+          options.onProgress?.({ published, simTime });
+          saveState();
+        }, 1000)
+      : undefined;
   progress?.unref();
 
   const resume = (): void => {
@@ -86,10 +121,13 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<RunSim
   // Wake the publishing loop when half the window is free rather than on every ack: one wake-up
   // per few hundred messages instead of one per message.
   const lowWater = Math.floor(maxInFlight / 2);
-  const acked = (error?: Error): void => {
+  const acked = (seq: number, error?: Error): void => {
     inFlight--;
     if (error) fail(error);
-    else published++;
+    else {
+      published++;
+      prefix.acknowledged(seq);
+    }
     if (inFlight <= lowWater) resume();
   };
   const waitForAcks = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
@@ -120,7 +158,8 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<RunSim
         if (message.label) labels.write(message.label);
       }
       inFlight++;
-      client.publish(message.topic, message.payload, publishOptions, acked);
+      prefix.sent(message.seq, message.simTime);
+      client.publish(message.topic, message.payload, publishOptions, (error) => acked(message.seq, error));
       pacer.sent(Date.now());
     }
     completed = !signal?.aborted && !failure;
@@ -135,6 +174,7 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<RunSim
       if (completed) for (const label of faultFeed.startedBefore(resolved.end)) labels.write(label);
       await labels.close();
     }
+    saveState();
   }
   if (failure) throw failure;
   options.onProgress?.({ published, simTime });
@@ -154,6 +194,11 @@ class FaultLabelFeed {
       yield toFaultLabel(this.upcoming);
       this.upcoming = this.pull();
     }
+  }
+
+  /** Drops the labels up to t: the run this one continues wrote them. */
+  skip(t: number): void {
+    while (this.upcoming && this.upcoming.start <= t) this.upcoming = this.pull();
   }
 
   *startedBefore(t: number): Generator<ReturnType<typeof toFaultLabel>> {
