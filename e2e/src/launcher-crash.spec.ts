@@ -1,64 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { STREAMS, type DeadLetterEnvelope, type ReadingEnvelope } from '@meterstream/contracts';
 import { buildOnce, envelopesInLog, freePort, killProcessesWithEnv, makeTempDir, processesWithEnv, waitFor } from '@meterstream/test-harness';
+import { Launcher } from './launcher';
 
-const ROOT = path.resolve(__dirname, '../..');
 const LINES = 10;
 const READINGS = 12_000;
-
-/** `npm start --no-simulator` (the built launcher) on its own ports and data directory, in its own process group. */
-class Launcher {
-  child: ChildProcess | undefined;
-  output: string[] = [];
-
-  constructor(
-    readonly dataDir: string,
-    readonly mqttPort: number,
-    readonly apiPort: number,
-  ) {}
-
-  async start(): Promise<void> {
-    this.output = [];
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'start', '--no-simulator'], {
-      cwd: ROOT,
-      env: { ...process.env, DATA_DIR: this.dataDir, MQTT_HOST: '127.0.0.1', MQTT_PORT: String(this.mqttPort), HOST: '127.0.0.1', PORT: String(this.apiPort), MQTT_URL: '' },
-      detached: true, // a process group of its own, as a terminal's `npm start` has
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.output.push(chunk.toString());
-      if (this.output.length > 400) this.output.shift();
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    await waitFor(() => this.output.join('').includes('meterstream is running') || child.exitCode !== null, { what: 'the launcher to come up', timeoutMs: 90_000 });
-    if (child.exitCode !== null) throw new Error(`launcher exited: ${this.output.join('')}`);
-  }
-
-  /** SIGKILL to the launcher's whole process group, then waits until every service it ran is gone. */
-  async killGroup(): Promise<void> {
-    const child = this.child!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-child.pid!, 'SIGKILL');
-    await exited;
-    // The services see their parent gone (IPC disconnect) and stop by themselves.
-    await waitFor(() => processesWithEnv('DATA_DIR', this.dataDir).length === 0, { what: 'the services to stop after the launcher died', timeoutMs: 60_000 });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGINT');
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 /** Readings of distinct meters within a few seconds of each other: a resend is a duplicate, never late. */
 function reading(i: number, base: number): { topic: string; payload: string } {

@@ -98,12 +98,16 @@ export async function start(options: StartOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     print(`\n${reason}`);
-    print('Stopping the simulator, then ingest (it acknowledges only what is durable), processor and API...');
+    print('Stopping the processor (it checkpoints its open windows), the simulator, then ingest (it acknowledges only what is durable) and the API...');
+    // The processor first: while it runs on with nothing arriving, its lines would go idle and
+    // fire their open windows early. Stopped first, it checkpoints them open; what the simulator
+    // still sends is in the log for the next start.
+    await supervisor.stop(['processor']);
     await supervisor.stop(['simulator']);
     await operations?.close();
     await broker?.close();
     await ingestLog?.close();
-    await supervisor.stop(['bridge', 'processor', 'api']);
+    await supervisor.stop(['bridge', 'api']);
     print(exitCode === 0 ? 'stopped cleanly.' : 'stopped.');
     process.exit(exitCode);
   };
@@ -117,6 +121,9 @@ export async function start(options: StartOptions): Promise<void> {
   // A service that could not start is stopping everything: no banner, no simulator.
   if (stopping) return;
 
+  // The simulated fleet's state: a restart continues it where it stopped instead of starting it again an hour back.
+  const simulatorState = path.join(config.dataDir, 'simulator-state.json');
+  const continuing = fs.existsSync(simulatorState);
   if (options.simulator) {
     supervisor.start({
       name: 'simulator',
@@ -132,6 +139,7 @@ export async function start(options: StartOptions): Promise<void> {
         '--qos', '1',
         '--faults', options.faults,
         '--labels', path.join(config.dataDir, 'labels.jsonl'),
+        '--state', simulatorState,
       ],
       // The simulated meters log in as devices, never with the service's credentials.
       env: { MQTT_USERNAME: config.MQTT_DEVICE_USERNAME ?? '', MQTT_PASSWORD: config.MQTT_DEVICE_PASSWORD ?? '' },
@@ -151,7 +159,10 @@ export async function start(options: StartOptions): Promise<void> {
     `  metrics       ${apiUrl}/metrics (API), ${operations?.url ?? `http://${opsHost}:${config.BRIDGE_METRICS_PORT}`}/metrics (${broker ? 'ingest' : 'bridge'}), http://${opsHost}:${config.PROCESSOR_METRICS_PORT}/metrics (processor); /health and /ready beside each`,
   );
   print(`  data          ${config.dataDir}`);
-  if (options.simulator) print(`  simulator     ${options.lines} lines × ${options.metersPerLine} meters, starting 1 h back at ${options.speed}× until it reaches the present`);
+  if (options.simulator) {
+    const from = continuing ? 'continuing where it stopped' : 'starting 1 h back';
+    print(`  simulator     ${options.lines} lines × ${options.metersPerLine} meters, ${from}, at ${options.speed}× until it reaches the present`);
+  }
   print('  Ctrl-C stops everything cleanly.');
   print('');
 
