@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { ConfigError, isLoopback, loadConfig } from './config';
 import {
   alertChannelsNamespace,
+  checkNamespaces,
   apiNamespace,
   ingestNamespace,
   ingestSourceNamespace,
@@ -43,6 +44,46 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LINE_TIMING: '[{"match":"HE*-L1"}]' })).toThrow(/LINE_TIMING: .*0\.match: must be a line id, or a prefix followed by one \* at the end/);
     expect(loadConfig({ LINE_TIMING: '[{"match":"*"},{"match":"HE1-*"}]' }).LINE_TIMING).toEqual([{ match: '*' }, { match: 'HE1-*' }]);
     expect(() => loadConfig({ EARLIEST_EVENT_TIME: 'yesterday' })).toThrow(/EARLIEST_EVENT_TIME: must be an ISO-8601 date-time/);
+  });
+});
+
+describe('settings checked at start-up (issue 13): each names the variable and what to do', () => {
+  it.each<[string, NodeJS.ProcessEnv, RegExp]>([
+    ['a port beyond 65535', { PORT: '99999' }, /^invalid configuration:\n {2}PORT: must be a TCP port number, 0–65535 \(0: any free port\)$/],
+    ['a negative MQTT port', { MQTT_PORT: '-1' }, /MQTT_PORT: must be a TCP port number/],
+    ['the webhook channel without its URL', { ALERT_CHANNELS: 'webhook', ALERT_WEBHOOK_SECRET: 's' }, /ALERT_WEBHOOK_URL: ALERT_CHANNELS includes webhook, so ALERT_WEBHOOK_URL must be set to the http\(s\) URL/],
+    ['the webhook channel without its secret', { ALERT_CHANNELS: 'mqtt,webhook', ALERT_WEBHOOK_URL: 'https://ops.example.com/hook' }, /ALERT_WEBHOOK_SECRET: ALERT_CHANNELS includes webhook, so ALERT_WEBHOOK_SECRET must be set/],
+    ['a webhook URL that is not http(s)', { ALERT_CHANNELS: 'webhook', ALERT_WEBHOOK_URL: 'ftp://x', ALERT_WEBHOOK_SECRET: 's' }, /ALERT_WEBHOOK_URL: must be an http\(s\) URL/],
+    ['the sns channel without a topic', { ALERT_CHANNELS: 'sns' }, /SNS_TOPIC_ARN: ALERT_CHANNELS includes sns, so SNS_TOPIC_ARN must be set/],
+    ['an unknown channel', { ALERT_CHANNELS: 'mqtt,pager' }, /ALERT_CHANNELS: unknown alert channel "pager": use a comma-separated list of mqtt, webhook, sns/],
+    ['a channel twice', { ALERT_CHANNELS: 'mqtt, mqtt' }, /ALERT_CHANNELS: lists "mqtt" twice/],
+    ['the API on the network without a token', { HOST: '0.0.0.0' }, /API_TOKEN: a HOST beyond loopback serves the query API to the network, so API_TOKEN must be set/],
+  ])('refuses %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('accepts what those rules allow', () => {
+    expect(loadConfig({ PORT: '65535', MQTT_PORT: '0' })).toMatchObject({ PORT: 65535, MQTT_PORT: 0 });
+    expect(loadConfig({ ALERT_CHANNELS: 'webhook', ALERT_WEBHOOK_URL: 'https://ops.example.com/hook', ALERT_WEBHOOK_SECRET: 's' }).ALERT_CHANNELS).toBe('webhook');
+    expect(loadConfig({ ALERT_CHANNELS: '' }).ALERT_CHANNELS).toBe('');
+    expect(loadConfig({ HOST: '0.0.0.0', API_TOKEN: 'a-long-secret' }).HOST).toBe('0.0.0.0');
+  });
+
+  it('checks a service’s namespaces together: every bad variable in one message', () => {
+    const env = { PORT: '99999', ALERT_CHANNELS: 'pager', WINDOW_SIZE_MS: 'a minute' };
+    // One namespace at a time, the first failure hides the others.
+    expect(() => apiNamespace.load(env)).toThrow(/PORT/);
+    expect(() => apiNamespace.load(env)).not.toThrow(/ALERT_CHANNELS/);
+    let message = '';
+    try {
+      checkNamespaces([apiNamespace, alertChannelsNamespace, processorNamespace], env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message.split('\n').slice(1).map((line) => line.trim().split(':')[0]).sort()).toEqual(['ALERT_CHANNELS', 'PORT', 'WINDOW_SIZE_MS']);
+    expect(() => checkNamespaces([apiNamespace, alertChannelsNamespace], {})).not.toThrow();
   });
 });
 

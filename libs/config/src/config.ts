@@ -8,6 +8,9 @@ import { certificateMatchesKey, MQTT_TLS_ITEMS, mqttTlsOptions, normalisePem, pe
  */
 const num = (fallback: number) => z.coerce.number().finite().default(fallback);
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const port = (fallback: number) => z.coerce.number().int('must be a TCP port number, 0–65535 (0: any free port)').min(0, 'must be a TCP port number, 0–65535 (0: any free port)').max(65535, 'must be a TCP port number, 0–65535 (0: any free port)').default(fallback);
+/** The alert channels there are (the alert-channels library builds them; here only the names are checked). */
+export const ALERT_CHANNEL_NAMES = ['mqtt', 'webhook', 'sns'] as const;
 const optionalString = z
   .string()
   .optional()
@@ -55,7 +58,7 @@ export const variables = z.object({
   DATA_DIR: z.string().default('./data'),
 
   HOST: z.string().default('127.0.0.1'),
-  PORT: int(3000, 0),
+  PORT: port(3000),
   API_TOKEN: optionalString,
 
   /** The services' log level (pino's levels); `silent` logs nothing. */
@@ -71,7 +74,7 @@ export const variables = z.object({
 
   MQTT_URL: optionalString,
   MQTT_HOST: z.string().default('127.0.0.1'),
-  MQTT_PORT: int(1883, 0),
+  MQTT_PORT: port(1883),
   /** The service's own MQTT credentials (bridge, alert publisher); the embedded broker reserves them. */
   MQTT_USERNAME: optionalString,
   MQTT_PASSWORD: optionalString,
@@ -221,7 +224,16 @@ export const variables = z.object({
   TIMESTREAM_TABLE: z.string().default('readings'),
 
   // --- Alert channels (comma-separated: mqtt, webhook, sns; the read model always gets alerts).
-  ALERT_CHANNELS: z.string().default('mqtt'),
+  ALERT_CHANNELS: z
+    .string()
+    .default('mqtt')
+    .superRefine((value, ctx) => {
+      const names = value.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+      const unknown = names.filter((n) => !(ALERT_CHANNEL_NAMES as readonly string[]).includes(n));
+      if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown alert channel ${unknown.map((n) => `"${n}"`).join(', ')}: use a comma-separated list of ${ALERT_CHANNEL_NAMES.join(', ')} (or empty for none)` });
+      const twice = names.filter((n, i) => names.indexOf(n) !== i);
+      if (twice.length > 0) ctx.addIssue({ code: 'custom', message: `lists "${twice[0]}" twice` });
+    }),
   ALERT_WEBHOOK_URL: optionalString,
   /** HMAC-SHA256 key for the webhook signature header; required when the webhook channel is on. */
   ALERT_WEBHOOK_SECRET: optionalString,
@@ -305,7 +317,43 @@ export const crossChecks: readonly Check[] = [
     path: 'WINDOW_HOP_MS',
     needs: ['WINDOW_HOP_MS', 'WINDOW_SIZE_MS'],
   },
+  {
+    test: (c) => !channelsOf(c).includes('webhook') || c.ALERT_WEBHOOK_URL !== undefined,
+    message: 'ALERT_CHANNELS includes webhook, so ALERT_WEBHOOK_URL must be set to the http(s) URL that receives the alerts',
+    path: 'ALERT_WEBHOOK_URL',
+    needs: ['ALERT_CHANNELS', 'ALERT_WEBHOOK_URL'],
+  },
+  {
+    test: (c) => !channelsOf(c).includes('webhook') || c.ALERT_WEBHOOK_URL === undefined || /^https?:\/\/[^/]/i.test(c.ALERT_WEBHOOK_URL),
+    message: 'must be an http(s) URL, e.g. https://ops.example.com/meterstream-alerts',
+    path: 'ALERT_WEBHOOK_URL',
+    needs: ['ALERT_CHANNELS', 'ALERT_WEBHOOK_URL'],
+  },
+  {
+    test: (c) => !channelsOf(c).includes('webhook') || c.ALERT_WEBHOOK_SECRET !== undefined,
+    message: 'ALERT_CHANNELS includes webhook, so ALERT_WEBHOOK_SECRET must be set (the key receivers verify X-Meterstream-Signature with; e.g. $(openssl rand -hex 32))',
+    path: 'ALERT_WEBHOOK_SECRET',
+    needs: ['ALERT_CHANNELS', 'ALERT_WEBHOOK_SECRET'],
+  },
+  {
+    test: (c) => !channelsOf(c).includes('sns') || c.SNS_TOPIC_ARN !== undefined,
+    message: 'ALERT_CHANNELS includes sns, so SNS_TOPIC_ARN must be set (arn:aws:sns:<region>:<account>:<topic>)',
+    path: 'SNS_TOPIC_ARN',
+    needs: ['ALERT_CHANNELS', 'SNS_TOPIC_ARN'],
+  },
+  {
+    test: (c) => isLoopback(c.HOST) || c.API_TOKEN !== undefined,
+    message:
+      'a HOST beyond loopback serves the query API to the network, so API_TOKEN must be set to a long random secret (e.g. API_TOKEN=$(openssl rand -hex 32); clients send "Authorization: Bearer <token>"), or listen on HOST=127.0.0.1',
+    path: 'API_TOKEN',
+    needs: ['HOST', 'API_TOKEN'],
+  },
 ];
+
+/** The channel names in ALERT_CHANNELS. */
+function channelsOf(c: Pick<Variables, 'ALERT_CHANNELS'>): string[] {
+  return c.ALERT_CHANNELS.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+}
 
 /** `schema` with the cross-variable rules that apply to the variables it holds. */
 export function withCrossChecks<S extends z.ZodObject>(schema: S): S {

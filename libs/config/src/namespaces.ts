@@ -10,6 +10,8 @@ import { databaseFileIn, modelDirOf, parseVariables, variables, withCrossChecks 
  */
 export interface ConfigNamespace<T> {
   readonly name: string;
+  /** The variables it reads. */
+  readonly keys: readonly string[];
   /** Reads and validates the namespace's variables; throws a ConfigError naming each bad one. */
   load(env?: NodeJS.ProcessEnv): T;
 }
@@ -26,11 +28,22 @@ function namespace<K extends keyof Variables, D extends object = object>(
   const schema = withCrossChecks(variables.pick(mask));
   return {
     name,
+    keys,
     load: (env = process.env) => {
       const c = parseVariables(schema, env) as unknown as Picked<K>;
       return { ...c, ...derive(c) };
     },
   };
+}
+
+/**
+ * Checks the variables of several namespaces together (with every rule across them), so a
+ * service that cannot start because of its settings names every bad variable at once, not only
+ * those of the first namespace that fails. Throws one ConfigError.
+ */
+export function checkNamespaces(namespaces: readonly ConfigNamespace<unknown>[], env: NodeJS.ProcessEnv = process.env): void {
+  const mask = Object.fromEntries(namespaces.flatMap((ns) => ns.keys).map((k) => [k, true])) as Partial<Record<keyof Variables, true>>;
+  parseVariables(withCrossChecks(variables.pick(mask)), env);
 }
 
 const databaseFile = (c: { DATA_DIR: string }) => ({ databaseFile: databaseFileIn(c.DATA_DIR) });

@@ -12,6 +12,7 @@ import {
   readModelNamespace,
   streamNamespace,
   timeSeriesNamespace,
+  checkNamespaces,
   type ConfigNamespace,
 } from './namespaces';
 
@@ -21,7 +22,12 @@ import {
  * and validates its variables from process.env when the service's ConfigModule instantiates it:
  * once per process.
  */
-const register = <T extends object>(ns: ConfigNamespace<T>) => registerAs(ns.name, (): T => ns.load(process.env));
+const namespaceOf = new Map<unknown, ConfigNamespace<unknown>>();
+const register = <T extends object>(ns: ConfigNamespace<T>) => {
+  const registration = registerAs(ns.name, (): T => ns.load(process.env));
+  namespaceOf.set(registration, ns);
+  return registration;
+};
 
 export const streamConfig = register(streamNamespace);
 export const readModelConfig = register(readModelNamespace);
@@ -43,5 +49,12 @@ export type { ConfigType };
  * invalid variable fails the service's start-up with a ConfigError naming it.
  */
 export function serviceConfigModule(load: NonNullable<ConfigModuleOptions['load']>): Promise<DynamicModule> {
-  return ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load });
+  const module = (async () => {
+    // All the service's namespaces first, together: one message naming every bad variable.
+    checkNamespaces(load.map((registration) => namespaceOf.get(registration)).filter((ns) => ns !== undefined));
+    return ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load });
+  })();
+  // This runs when the module file is imported; Nest awaits it (and reports the failure) a little later.
+  module.catch(() => undefined);
+  return module;
 }

@@ -17,14 +17,11 @@ export class ServiceLogger extends Logger {
 
   /**
    * A service that refuses to start over a setting (an error with `settingsError: true`, e.g. a
-   * ConfigError naming the variable) is reported by its main in one line; NestJS's own report of
-   * it keeps the message and drops the stack trace, which says nothing about what to change.
+   * ConfigError naming the variable) is reported by its main, once, without a stack trace (which
+   * says nothing about what to change): NestJS's own report of the same error is dropped.
    */
   override error(message: unknown, ...rest: unknown[]): void {
-    if (isSettingsError(message)) {
-      super.error(message.message, ...rest.filter((r) => typeof r === 'string').slice(-1));
-      return;
-    }
+    if (isSettingsError(message)) return;
     super.error(message, ...rest);
   }
 

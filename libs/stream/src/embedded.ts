@@ -19,15 +19,40 @@ export interface EmbeddedDatabaseOptions {
  * checkpoints and the read model, so one SQLite transaction can cover all three.
  */
 export function openEmbeddedDatabase(file: string, options: EmbeddedDatabaseOptions = {}): Database.Database {
-  if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { readonly: options.readonly ?? false });
-  // Several processes share the file (bridge, processor, API): wait for the write lock instead of failing.
-  db.pragma('busy_timeout = 10000');
-  if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  let db: Database.Database | undefined;
+  try {
+    if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file, { readonly: options.readonly ?? false });
+    // Several processes share the file (bridge, processor, API): wait for the write lock instead of failing.
+    db.pragma('busy_timeout = 10000');
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    }
+    return db;
+  } catch (err) {
+    db?.close();
+    throw new DataDirectoryError(file, err as Error);
   }
-  return db;
+}
+
+/**
+ * The embedded database cannot be opened or written where DATA_DIR points (SQLite says only
+ * "unable to open database file"): names the file and what to do. `settingsError`: the services
+ * report it as a setting, without a stack trace.
+ */
+export class DataDirectoryError extends Error {
+  readonly settingsError = true;
+
+  constructor(file: string, cause: Error) {
+    const dir = path.dirname(file);
+    super(
+      `cannot open the database ${file} (${(cause as NodeJS.ErrnoException).code ?? 'error'}: ${cause.message}): ` +
+        `DATA_DIR must name a folder this user can create files in; ${dir} is not one (read-only, missing permissions or not a folder). ` +
+        `Fix its permissions or set DATA_DIR to another folder.`,
+      { cause },
+    );
+  }
 }
 
 export interface EmbeddedStreamLogOptions {
