@@ -3,7 +3,8 @@ const { root, swcOptions, jestModuleNameMapper } = require('./scripts/swc-option
 
 module.exports = {
   rootDir: root,
-  testEnvironment: 'node',
+  // jest's node environment, which also kills every process a test file left running (see the file).
+  testEnvironment: '<rootDir>/scripts/jest/child-process-environment.js',
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swcOptions(), swcrc: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: jestModuleNameMapper(),
