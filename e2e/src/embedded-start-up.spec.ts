@@ -92,7 +92,7 @@ describe('embedded default start-up', () => {
     // The probe sees real packages: the embedded default's own engine is among them.
     expect(loaded).toContain('better-sqlite3');
     expect(loaded!.filter((p) => HEAVY.some((h) => p === h || p.startsWith(h)))).toEqual([]);
-  });
+  }, 120_000);
 });
 
 async function stop(child: ChildProcess): Promise<void> {

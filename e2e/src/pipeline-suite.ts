@@ -154,7 +154,7 @@ export function describePipeline(brokerName: string, startBroker: (dataDir: stri
 
       const { alerts } = await pipeline.get<{ alerts: AlertDto[] }>('/alerts');
       expect(alerts.map((a) => [a.lineId, a.kind, a.state])).toEqual([['L02', 'voltage-low', 'cleared']]);
-    });
+    }, 300_000);
 
     // With ingest inside the embedded broker there is no bridge to kill: e2e/src/launcher-crash.spec.ts
     // kills the whole `npm start` instead.
@@ -178,6 +178,6 @@ export function describePipeline(brokerName: string, startBroker: (dataDir: stri
         return [...want].every((id) => ids.has(id)) ? ids : undefined;
       }, { what: 'every published reading in the log', timeoutMs: 60_000 });
       expect(inLog.size).toBe(want.size);
-    });
+    }, 300_000);
   });
 }

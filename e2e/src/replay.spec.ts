@@ -40,7 +40,8 @@ describe('replay (`meterstream replay`)', () => {
     expect(outputs(file)).toEqual(liveOutputs);
     expect(await readModelState(file)).toEqual(liveModel);
     expect(Object.keys(liveOutputs).some((k) => k.startsWith(`${STREAMS.aggregates}/`))).toBe(true);
-  });
+    // A processor run to its end and a replay: minutes on a busy machine, beyond jest's default minute.
+  }, 300_000);
 
   const replay = (dataDir: string) =>
     spawnSync(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'replay'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' });
@@ -63,7 +64,7 @@ describe('replay (`meterstream replay`)', () => {
     // Stopped, it leaves the group: now the replay runs.
     const done = replay(temp.dir);
     expect([done.status, done.stdout]).toEqual([0, expect.stringContaining('replay: done')]);
-  });
+  }, 300_000);
 
   it('says there is no data in a data directory without any, and creates nothing', () => {
     const empty = path.join(temp.dir, 'nothing-here');
