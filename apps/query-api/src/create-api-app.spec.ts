@@ -23,8 +23,7 @@ describe('createApiApp', () => {
     });
 
     it.each(['0.0.0.0', '::', '192.168.1.20'])('refuses to serve on %s without API_TOKEN, saying how to fix it', async (host) => {
-      // loadConfig refuses this already (libs/config); a configuration built past it still meets the API's own check.
-      const config = { ...testConfig(dir), HOST: host };
+      const config = testConfig(dir, { HOST: host });
       const attempt = createApiApp({ readModel, alertCommands: noCommands, config, logger: false });
       await expect(attempt).rejects.toThrow(InsecureExposureError);
       await expect(attempt).rejects.toThrow(`refusing to serve the query API on ${host} without authentication: set API_TOKEN`);

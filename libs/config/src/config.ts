@@ -244,7 +244,14 @@ export const variables = z.object({
 });
 
 type Variables = z.infer<typeof variables>;
-type Check = { test: (c: Variables) => boolean; message: string; path: keyof Variables; needs: readonly (keyof Variables)[] };
+type Check = {
+  test: (c: Variables) => boolean;
+  message: string;
+  path: keyof Variables;
+  needs: readonly (keyof Variables)[];
+  /** A rule for the service that uses these variables, not for tools reading the whole configuration (replay, retrain). */
+  servicesOnly?: true;
+};
 
 const TLS_VARIABLES = Object.values(MQTT_TLS_ITEMS).flatMap((i) => [i.file, i.pem]);
 const hasClientCertificate = (c: Variables) => Boolean(c.MQTT_CERT_FILE || c.MQTT_CERT_PEM);
@@ -347,6 +354,8 @@ export const crossChecks: readonly Check[] = [
       'a HOST beyond loopback serves the query API to the network, so API_TOKEN must be set to a long random secret (e.g. API_TOKEN=$(openssl rand -hex 32); clients send "Authorization: Bearer <token>"), or listen on HOST=127.0.0.1',
     path: 'API_TOKEN',
     needs: ['HOST', 'API_TOKEN'],
+    // The image sets HOST=0.0.0.0 for every service; `replay` in a processor's container must not need the API's token.
+    servicesOnly: true,
   },
 ];
 
@@ -355,17 +364,17 @@ function channelsOf(c: Pick<Variables, 'ALERT_CHANNELS'>): string[] {
   return c.ALERT_CHANNELS.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
 }
 
-/** `schema` with the cross-variable rules that apply to the variables it holds. */
-export function withCrossChecks<S extends z.ZodObject>(schema: S): S {
+/** `schema` with the cross-variable rules that apply to the variables it holds (for tools: without the services' own). */
+export function withCrossChecks<S extends z.ZodObject>(schema: S, options: { tools?: boolean } = {}): S {
   const keys = new Set(Object.keys(schema.shape));
   let checked = schema;
-  for (const check of crossChecks.filter((c) => c.needs.every((k) => keys.has(k)))) {
+  for (const check of crossChecks.filter((c) => c.needs.every((k) => keys.has(k)) && !(options.tools && c.servicesOnly))) {
     checked = checked.refine((c) => check.test(c as Variables), { message: check.message, path: [check.path] }) as S;
   }
   return checked;
 }
 
-const schema = withCrossChecks(variables);
+const schema = withCrossChecks(variables, { tools: true });
 
 export type RawConfig = z.infer<typeof schema>;
 

@@ -163,3 +163,19 @@ export type ApiConfig = ReturnType<typeof apiNamespace.load>;
  */
 export const operationsNamespace = namespace('operations', ['LOG_LEVEL', 'LOG_FORMAT', 'METRICS_HOST', 'BRIDGE_METRICS_PORT', 'PROCESSOR_METRICS_PORT', 'API_TOKEN']);
 export type OperationsConfig = ReturnType<typeof operationsNamespace.load>;
+
+/** Every namespace: what `npm start`, which runs every service, checks before it starts any. */
+export const allNamespaces: readonly ConfigNamespace<unknown>[] = [
+  streamNamespace,
+  readModelNamespace,
+  timeSeriesNamespace,
+  alertChannelsNamespace,
+  mqttNamespace,
+  ingestNamespace,
+  processorNamespace,
+  modelRegistryNamespace,
+  apiNamespace,
+  mqttTlsNamespace,
+  ingestSourceNamespace,
+  operationsNamespace,
+];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, type Config } from '@meterstream/config';
+import { allNamespaces, checkNamespaces, loadConfig, type Config } from '@meterstream/config';
 import { createIngest, IngestMetrics } from '@meterstream/ingest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '@meterstream/mqtt';
 import { createServiceRegistry } from '@meterstream/observability';
@@ -39,6 +39,8 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
  * one), the ingest bridge, the stream processor, the query API and a simulated fleet.
  */
 export async function start(options: StartOptions): Promise<void> {
+  // Every service's settings, with the services' own rules, in one message before anything starts.
+  checkNamespaces(allNamespaces);
   const config = loadConfig();
   fs.mkdirSync(config.dataDir, { recursive: true });
   const print = (line: string) => process.stdout.write(`${line}\n`);
