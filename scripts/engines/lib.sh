@@ -6,6 +6,10 @@
 ENGINES_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="$ENGINES_ROOT/.cache/engines"
 mkdir -p "$CACHE"
+# An engine outlives the test that (re)starts it (kafka-restart, the Elasticsearch outage, podman):
+# without the test file's mark, the test environment's cleanup (scripts/jest/child-process-environment.js)
+# leaves it running for the suites after it.
+unset MS_TEST_FILE
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'engines: %s\n' "$*" >&2; exit 1; }
