@@ -146,6 +146,8 @@ export interface LineClockSnapshot {
   watermarkAtActivity: number;
   /** ingestTime of the line's last activity (a reading that was not rejected). */
   lastActivityMs: number;
+  /** Time processing stopped since then, which does not count as idle (absent: none). */
+  pausedMs?: number;
   /** Highest ingestTime of any of the line's readings: meters expire relative to it. */
   latestIngestTime: number;
   /** latestIngestTime at the last sweep for expired meters. */
@@ -199,6 +201,8 @@ export class LineClock {
   watermarkAtActivity = -Infinity;
   lastActivityMs: number;
   latestIngestTime: number;
+  /** Processing stopped this long since the last activity (StreamTopology.resume): not idle time. */
+  private pausedMs = 0;
   private sweptAt: number;
   private delayEwmaMs = NaN;
   private delayMaxMs = -Infinity;
@@ -284,7 +288,10 @@ export class LineClock {
         this.maxEventTime[slot] = eventTime;
       }
     }
-    if (ingestTime > this.lastActivityMs) this.lastActivityMs = ingestTime;
+    if (ingestTime > this.lastActivityMs) {
+      this.lastActivityMs = ingestTime;
+      this.pausedMs = 0;
+    }
     this.onIngest(ingestTime);
     const advanced = this.updateProgress();
     this.watermarkAtActivity = this.watermark;
@@ -303,7 +310,7 @@ export class LineClock {
 
   /** Applies the idle rule at ingest clock `nowMs`; true when the watermark moved forward. */
   onIngestClock(nowMs: number): boolean {
-    const idleForMs = nowMs - this.lastActivityMs - this.timing.idleTimeoutMs;
+    const idleForMs = nowMs - this.lastActivityMs - this.pausedMs - this.timing.idleTimeoutMs;
     if (!(idleForMs > 0)) return false; // also false for idleTimeoutMs = Infinity
     const candidate = this.watermarkAtActivity + idleForMs;
     if (candidate <= this.watermark) return false;
@@ -312,19 +319,18 @@ export class LineClock {
   }
 
   /**
-   * Moves every ingest-time mark of the line `ms` later: time that passed while nothing ran (see
-   * StreamTopology.resume) counts neither towards idleness nor towards a meter's expiry.
+   * Time that passed while nothing ran (see StreamTopology.resume) counts neither towards idleness
+   * (until the line's next activity) nor towards a meter's expiry nor as the line moving on. The
+   * line's last activity, which the read model shows, stays what it was.
    */
   shiftIngestTime(ms: number): void {
-    this.lastActivityMs += ms;
-    this.latestIngestTime += ms;
-    this.sweptAt += ms;
+    this.pausedMs += ms;
     this.progressChangedAt += ms;
     for (let slot = 0; slot < this.activeCount; slot++) this.lastIngest[slot] += ms;
   }
 
   isIdle(nowMs: number): boolean {
-    return nowMs - this.lastActivityMs > this.timing.idleTimeoutMs;
+    return nowMs - this.lastActivityMs - this.pausedMs > this.timing.idleTimeoutMs;
   }
 
   /** Adds one delivery delay (ingestTime − eventTime of a reading that was not rejected nor a duplicate). */
@@ -357,6 +363,7 @@ export class LineClock {
       watermark: this.watermark,
       watermarkAtActivity: this.watermarkAtActivity,
       lastActivityMs: this.lastActivityMs,
+      ...(this.pausedMs > 0 ? { pausedMs: this.pausedMs } : {}),
       latestIngestTime: this.latestIngestTime,
       sweptAt: this.sweptAt,
       progressChangedAt: this.progressChangedAt,
@@ -377,6 +384,7 @@ export class LineClock {
     clock.watermark = snapshot.watermark;
     clock.watermarkAtActivity = snapshot.watermarkAtActivity;
     clock.lastActivityMs = snapshot.lastActivityMs;
+    clock.pausedMs = snapshot.pausedMs ?? 0;
     clock.sweptAt = snapshot.sweptAt;
     clock.delayEwmaMs = snapshot.delay.ewmaMs ?? NaN;
     clock.delayMaxMs = snapshot.delay.maxMs ?? -Infinity;

@@ -36,6 +36,8 @@ export interface PartitionCheckpoint {
   streamTime: number;
   /** The partition's StreamTopology state after `position`; null before the first reading. */
   topology: ProcessorSnapshot | null;
+  /** Processing time (epoch ms) it was saved at: whoever resumes from it knows how long processing stopped (StreamTopology.resume). */
+  savedAt?: number;
 }
 
 export function emptyCheckpoint(partition: string): PartitionCheckpoint {

@@ -37,7 +37,7 @@ function restartRun(resume: boolean) {
   const snapshot = JSON.parse(JSON.stringify(before.snapshot())) as ProcessorSnapshot;
 
   const after = new StreamTopology(baseOptions, snapshot);
-  if (resume) after.resume();
+  if (resume) after.resume(DOWNTIME);
   const restartedAt = T0 + 10 * MINUTE + 30_000 + DOWNTIME;
   after.advanceProcessingTime(restartedAt); // caught up: nothing new in the log yet
   drain(after, out);
@@ -76,11 +76,29 @@ describe('StreamTopology.resume: a restart continues its lines', () => {
     for (const r of readings(T0, T0 + 5 * MINUTE + 30_000, 0)) topology.process(P, r);
     topology.takeOutput();
     const restarted = new StreamTopology(baseOptions, JSON.parse(JSON.stringify(topology.snapshot())) as ProcessorSnapshot);
-    restarted.resume();
+    restarted.resume(DOWNTIME);
     const out = { aggregates: [], alerts: [], late: [], rejected: [] } as Required<ProcessorOutput>;
     const restartedAt = T0 + 5 * MINUTE + 30_000 + DOWNTIME;
     for (let now = restartedAt; now <= restartedAt + 2 * MINUTE; now += 1_000) restarted.advanceProcessingTime(now);
     drain(restarted, out);
     expect(countsOf(out, 'L01').map(([start]) => start)).toContain('05:05');
+  });
+
+  it('counts the silence before the stop: input that ended long before a short stop closes as in an uninterrupted run', () => {
+    const run = (restart: boolean) => {
+      let topology = new StreamTopology(baseOptions);
+      for (const r of readings(T0, T0 + 5 * MINUTE + 30_000, 0)) topology.process(P, r);
+      topology.takeOutput();
+      if (restart) {
+        topology = new StreamTopology(baseOptions, JSON.parse(JSON.stringify(topology.snapshot())) as ProcessorSnapshot);
+        topology.resume(1_000); // stopped for a second, hours after the last reading
+      }
+      topology.advanceProcessingTime(T0 + 3 * 60 * MINUTE);
+      const out = { aggregates: [], alerts: [], late: [], rejected: [] } as Required<ProcessorOutput>;
+      drain(topology, out);
+      return countsOf(out, 'L01');
+    };
+    expect(run(true)).toEqual(run(false));
+    expect(run(false).map(([start]) => start)).toContain('05:05');
   });
 });

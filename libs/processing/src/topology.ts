@@ -101,8 +101,8 @@ interface PartitionState {
   idleCheckedAtMs: number;
   /** The lines whose latest reading came from this partition. */
   readonly lines: LineState[];
-  /** Restored, not yet caught up: see resume(). Not part of the snapshot. */
-  resuming?: boolean;
+  /** Restored, not yet caught up: how much of the stop a jump of the ingest clock may still be (see resume()). Not part of the snapshot. */
+  pauseMs?: number;
 }
 
 interface LineState {
@@ -223,7 +223,7 @@ export class StreamTopology {
     // The partition's clock reaches this reading's ingest time first: what a live run, caught up
     // just before the reading arrived, would have done to idle lines (this one's included).
     if (ingestTime > part.ingestClockMs) {
-      if (part.resuming) skipStop(part, ingestTime);
+      if (part.pauseMs) skipStop(part, ingestTime);
       part.ingestClockMs = ingestTime;
       if (ingestTime - part.idleCheckedAtMs >= IDLE_CHECK_EVERY_MS) this.checkIdleLines(part);
     }
@@ -267,29 +267,32 @@ export class StreamTopology {
   advanceProcessingTime(nowMs: number): void {
     for (const part of this.partitions.values()) {
       if (nowMs > part.ingestClockMs) {
-        if (part.resuming) skipStop(part, nowMs);
+        if (part.pauseMs) skipStop(part, nowMs);
         part.ingestClockMs = nowMs;
       }
-      part.resuming = false;
+      part.pauseMs = 0;
       this.checkIdleLines(part);
     }
     this.emitFired();
   }
 
   /**
-   * Call after restoring a checkpoint (a restart, a rollback, a partition taken over): until the
-   * next advanceProcessingTime — the first moment the runtime is caught up again — a partition
-   * whose ingest clock jumps by more than a line's idleTimeoutMs takes that jump as a stop, not as
-   * silence, for that line: nothing ran (on `npm start`, nothing was ingested either) in between.
-   * Without it, the first empty poll after a restart (or the first reading after the gap) made
-   * every line look idle for the whole downtime and fired its open windows with only the
-   * readings before the stop, and the readings that followed them were late. Steps inside a
-   * backlog are ingest time and count as before; a line that stays silent after the restart goes
-   * idle idleTimeoutMs later, as usual. A replay reading through the same gap later sees it as
-   * silence (see the class comment: processing time is the one thing a replay cannot repeat).
+   * Call after restoring a checkpoint, with `stoppedMs` the processing time between the
+   * checkpoint's save and now (a restart: how long processing was stopped; 0 for a rollback).
+   * Until the next advanceProcessingTime — the first moment the runtime is caught up again — a
+   * partition whose ingest clock jumps by more than a line's idleTimeoutMs takes up to stoppedMs
+   * of that jump as the stop, not as silence, for that line: nothing ran in between (on
+   * `npm start`, nothing was ingested either). Without it, the first empty poll after a restart
+   * (or the first reading after the gap) made every line look idle for the whole downtime and
+   * fired its open windows with only the readings before the stop, and the readings that followed
+   * them were late. Silence before the stop still counts (input that ended long ago closes its
+   * last windows as in an uninterrupted run); steps inside a backlog are ingest time and count as
+   * before; a line that stays silent after the restart goes idle idleTimeoutMs later, as usual. A
+   * replay reading through the same gap later sees it as silence (see the class comment:
+   * processing time is the one thing a replay cannot repeat).
    */
-  resume(): void {
-    for (const part of this.partitions.values()) part.resuming = true;
+  resume(stoppedMs: number): void {
+    for (const part of this.partitions.values()) part.pauseMs = stoppedMs > 0 ? stoppedMs : 0;
   }
 
   /**
@@ -549,9 +552,16 @@ function compareWindows(a: LineWindow, b: LineWindow): number {
   return a.lineId < b.lineId ? -1 : a.lineId > b.lineId ? 1 : 0;
 }
 
-/** A resuming partition's clock jumps to `to`: for each line the jump would make idle, the jump is a stop (see StreamTopology.resume). */
+/** A resuming partition's clock jumps to `to`: for each line the jump would make idle, up to the rest of the stop is the stop (see StreamTopology.resume). */
 function skipStop(part: PartitionState, to: number): void {
   const jumpMs = to - part.ingestClockMs;
   if (!Number.isFinite(jumpMs)) return;
-  for (const line of part.lines) if (jumpMs > line.clock.timing.idleTimeoutMs) line.clock.shiftIngestTime(jumpMs);
+  const stopMs = Math.min(jumpMs, part.pauseMs ?? 0);
+  let shifted = false;
+  for (const line of part.lines) {
+    if (jumpMs <= line.clock.timing.idleTimeoutMs) continue;
+    line.clock.shiftIngestTime(stopMs);
+    shifted = true;
+  }
+  if (shifted) part.pauseMs = (part.pauseMs ?? 0) - stopMs;
 }

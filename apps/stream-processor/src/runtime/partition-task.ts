@@ -40,6 +40,8 @@ export interface PartitionTaskOptions {
   topology: ProcessorOptions;
   /** A fresh set of alert rules per partition (rules hold per-line state); default: the topology's own. */
   rules?: () => AlertRule[];
+  /** Processing time; with it, checkpoints record when they were saved and a restart how long it was stopped. */
+  now?: () => number;
 }
 
 /**
@@ -65,6 +67,8 @@ export class PartitionTask {
   private offeredModelVersion = 0;
   /** Per line, the late/duplicate totals last handed to the read model, to write only what changed. */
   private readonly writtenCounters = new Map<string, string>();
+  /** Processing time the task was created (took the partition over). */
+  private readonly startedAt: number;
 
   /**
    * @param order the partition's index in the readings stream: polls visit partitions in this order.
@@ -81,6 +85,7 @@ export class PartitionTask {
     readonly alertCommandPartitions: readonly string[] = [],
   ) {
     this.saved = decodeCheckpoint(partition, stored);
+    this.startedAt = options.now?.() ?? 0;
     this.rollback();
   }
 
@@ -177,6 +182,7 @@ export class PartitionTask {
       alertCommands: { ...this.alertCommandPositions },
       streamTime: this.streamTimeMs,
       topology: this.topology.snapshot(),
+      ...(this.options.now ? { savedAt: this.options.now() } : {}),
     };
   }
 
@@ -192,8 +198,9 @@ export class PartitionTask {
     // Through the text form, so the live state never aliases the saved one.
     const saved = JSON.parse(encodeCheckpoint(this.saved)) as PartitionCheckpoint;
     this.topology = new StreamTopology(this.options.topology, saved.topology ?? undefined, this.options.rules?.());
-    // Restored from a checkpoint: a jump of the ingest clock before it is caught up again is the stop in between, not silence.
-    this.topology.resume();
+    // Restored from a checkpoint: up to the time processing stopped (from the checkpoint's save to
+    // this task's start), a jump of the ingest clock before it is caught up again is that stop, not silence.
+    this.topology.resume(this.saved.savedAt === undefined ? 0 : Math.max(0, this.startedAt - this.saved.savedAt));
     this.position = saved.position;
     this.deadLetterPositions = saved.deadLetters;
     this.alertCommandPositions = saved.alertCommands ?? {};

@@ -407,7 +407,7 @@ export class StreamProcessor {
             readingsPartitions.indexOf(partition),
             deadLetterPartitionsOf(partition, readingsPartitions, deadLetterPartitions),
             stored[i],
-            { topology: this.options.topology, rules: this.options.rules },
+            { topology: this.options.topology, rules: this.options.rules, now: this.now },
             deadLetterPartitionsOf(partition, readingsPartitions, alertCommandPartitions),
           ),
       );
