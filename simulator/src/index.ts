@@ -44,3 +44,7 @@ export {
   type StuckSpec,
   type SwellSpec,
 } from './faults/fault-spec';
+export { generateRun } from './generation/generate-messages';
+export { CvrPhysics } from './cvr/cvr-physics';
+export { zipFactor, zipForFactor, zipPowerRatio, type ZipComposition } from './cvr/zip-load';
+export type { CvrLineTruth, CvrSimulationSpec, CvrTruth } from './cvr/cvr-spec';

@@ -1,3 +1,4 @@
+import type { CvrSimulationSpec } from './cvr/cvr-spec';
 import type { FaultProfile, FaultSpec } from './faults/fault-spec';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
@@ -15,6 +16,8 @@ export interface SimulatorOptions {
   faults: FaultProfile | FaultSpec[];
   /** Line id of the 0-based line index; default L01, L02, … (3 digits when there are more than 99 lines). */
   lineIdFormat?: (index: number) => string;
+  /** A conservation voltage reduction programme: ZIP loads, weather, a schedule of reduced days (simulator/src/cvr). */
+  cvr?: CvrSimulationSpec;
 }
 
 /** The options after defaults and checks; everything downstream reads these. */
@@ -28,6 +31,7 @@ export interface ResolvedOptions {
   end: number;
   faults: FaultProfile | FaultSpec[];
   lineIds: string[];
+  cvr?: CvrSimulationSpec;
 }
 
 export function defaultLineIdFormat(lines: number): (index: number) => string {
@@ -59,7 +63,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     seen.add(id);
   }
 
-  return { seed, lines, metersPerLine, intervalMs, start, end: start + durationMs, faults, lineIds };
+  return { seed, lines, metersPerLine, intervalMs, start, end: start + durationMs, faults, lineIds, cvr: options.cvr };
 }
 
 /** Epoch ms of a spec time (epoch ms or ISO-8601). */

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { cvrEvaluate } from './commands/cvr-evaluate';
 import { evaluate } from './commands/evaluate';
 import { replay } from './commands/replay';
 import { parseHeldOutFraction, retrainCommand } from './commands/retrain';
@@ -59,6 +60,28 @@ program
   .option('--json', 'also print the whole result as one JSON line', false)
   .action((options) => {
     evaluate(options);
+  });
+
+program
+  .command('cvr')
+  .description('conservation voltage reduction: with --evaluate, estimate every line\'s CVR factor, savings and safe setpoint on a simulated programme with known truth')
+  .requiredOption('--evaluate', 'run the evaluation on simulated data (the analysis of a data directory is not built yet)')
+  .option('--lines <n>', 'feeder lines', positiveInt, 8)
+  .option('--meters-per-line <n>', 'meters per line', positiveInt, 25)
+  .option('--days <n>', 'simulated days (pairs of days: one reduced, one normal)', positiveInt, 56)
+  .option('--interval <minutes>', 'minutes between a meter\'s readings', positiveInt, 15)
+  .option('--seed <n>', 'simulator seed', positiveInt, 12)
+  .option('--start <iso>', 'simulated start: local midnight of the first day', '2026-06-01T07:00:00Z')
+  .option('--time-zone <iana>', 'the utility\'s time zone (schedules switch at its midnight)', 'America/Los_Angeles')
+  .option('--margin <volts>', 'kept above 114 V when recommending a setpoint', (v) => {
+    const n = Number(v);
+    if (!(n >= 0 && n < 10)) throw new InvalidArgumentError('expected volts, 0–10');
+    return n;
+  }, 1)
+  .option('--json', 'also print the per-line results as one JSON line', false)
+  .action((options) => {
+    const result = cvrEvaluate({ ...options, timeZone: options.timeZone, marginV: options.margin });
+    if (!result.acceptance.passed) process.exitCode = 2;
   });
 
 program.parseAsync().catch((err: Error) => {

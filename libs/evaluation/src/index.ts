@@ -1,2 +1,3 @@
 export * from './score-alerts';
 export * from './run-evaluation';
+export * from './cvr-evaluation';

@@ -1,3 +1,4 @@
+import { CvrPhysics } from '../cvr/cvr-physics';
 import { FaultTimeline } from '../faults/fault-timeline';
 import { messageFaultRules, scheduledFaults, toFaultLabel, validateFaultSpecs, type MessageFaultRule } from '../faults/fault-schedule';
 import type { FaultLabel, MessageLabel } from '../faults/fault-spec';
@@ -47,10 +48,16 @@ type Outgoing = Omit<SimMessage, 'seq'>;
  * specs are checked when this is called, before the first message.
  */
 export function generateMessages(options: SimulatorOptions): Generator<SimMessage> {
+  return generateRun(options).messages;
+}
+
+/** The messages and, with `options.cvr`, the CVR programme whose truth fills in as they are generated. */
+export function generateRun(options: SimulatorOptions): { messages: Generator<SimMessage>; cvr?: CvrPhysics } {
   const resolved = resolveOptions(options);
   const fleet = buildFleet(resolved);
   validateFaultSpecs(resolved, fleet);
-  return messages(resolved, fleet);
+  const cvr = resolved.cvr ? new CvrPhysics(resolved.seed, fleet, resolved.cvr, resolved.start) : undefined;
+  return { messages: messages(resolved, fleet, cvr), cvr };
 }
 
 /** The fault intervals of the run. An endless run lists the first `horizonMs` (default a day). */
@@ -67,7 +74,7 @@ export function faultLabels(options: SimulatorOptions, horizonMs = 24 * HOUR_MS)
   return labels;
 }
 
-function* messages(options: ResolvedOptions, fleet: Fleet): Generator<SimMessage> {
+function* messages(options: ResolvedOptions, fleet: Fleet, cvr?: CvrPhysics): Generator<SimMessage> {
   const { start, end, intervalMs } = options;
   // Within an interval meters report in order of their phase, so event times only increase.
   const reportOrder = fleet.meters.slice().sort((a, b) => a.phaseMs - b.phaseMs || a.index - b.index);
@@ -105,7 +112,7 @@ function* messages(options: ResolvedOptions, fleet: Fleet): Generator<SimMessage
 
       const line = fleet.lines[meter.lineIndex];
       const state = states[meter.index];
-      const measured = measure(meter, state, ts, line.substationV, line.dropAtPeakV, timeline.busShiftV[line.index], noise, intervalHours);
+      const measured = measure(meter, state, ts, line.substationV, line.dropAtPeakV, timeline.busShiftV[line.index], noise, intervalHours, cvr);
       const reported = applyMeterFaults(measured, state, ts, timeline.meterFaults[meter.index]);
       state.last = reported;
       const iso = new Date(ts).toISOString();
@@ -180,10 +187,15 @@ function measure(
   busShiftV: number,
   noise: Random,
   intervalHours: number,
+  cvr?: CvrPhysics,
 ): Measurement {
-  const load = loadFactor(ts);
-  const voltage = Math.max(0, meterVoltage(substationV, dropAtPeakV, load, meter.position, meter.offsetV, busShiftV) + noise.boundedGaussian(VOLTAGE_NOISE_SIGMA, NOISE_LIMIT_SIGMAS));
-  const kw = Math.max(0, meter.baseKw * load * (1 + noise.boundedGaussian(LOAD_NOISE_SIGMA, NOISE_LIMIT_SIGMAS)));
+  // With a CVR programme the load follows local hours and the weather (and so does the drop), and a reduced day lowers the head.
+  const load = cvr ? loadFactor(cvr.loadCurveTime(ts)) * cvr.weatherAt(meter.lineIndex, ts) : loadFactor(ts);
+  const normalVoltage = meterVoltage(substationV, dropAtPeakV, load, meter.position, meter.offsetV, busShiftV);
+  const shift = cvr ? cvr.setpointShiftV(meter.lineIndex, ts) : 0;
+  const voltage = Math.max(0, normalVoltage - shift + noise.boundedGaussian(VOLTAGE_NOISE_SIGMA, NOISE_LIMIT_SIGMAS));
+  const kwNormal = Math.max(0, meter.baseKw * load * (1 + noise.boundedGaussian(LOAD_NOISE_SIGMA, NOISE_LIMIT_SIGMAS)));
+  const kw = cvr ? cvr.power(meter.lineIndex, ts, normalVoltage, kwNormal, intervalHours) : kwNormal;
   // The register integrates the power over the interval that ends with this reading.
   state.kwh += kw * intervalHours;
   return {
