@@ -64,6 +64,9 @@ export class CountingReadModel implements ReadModel {
   deadLetterCount(): Promise<number> {
     return this.inner.deadLetterCount();
   }
+  cvrHours(lineId: string | null, range: TimeRange): ReturnType<ReadModel['cvrHours']> {
+    return this.inner.cvrHours(lineId, range);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

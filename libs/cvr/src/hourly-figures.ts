@@ -66,16 +66,18 @@ interface OpenHour {
  * register integrates the power of the interval that ends with its reading.
  */
 export class CvrHourAccumulator {
-  private readonly open = new Map<string, OpenHour>();
+  /** lineId → hourStart → open hour. */
+  private readonly open = new Map<string, Map<number, OpenHour>>();
   private readonly meters = new Map<string, { lastTime: number; lastKwh: number | null }>();
 
   add(reading: CvrReading): void {
     const hourStart = Math.floor(reading.eventTime / HOUR_MS) * HOUR_MS;
-    const key = `${reading.lineId}\u0000${hourStart}`;
-    let hour = this.open.get(key);
+    let lineHours = this.open.get(reading.lineId);
+    if (lineHours === undefined) this.open.set(reading.lineId, (lineHours = new Map()));
+    let hour = lineHours.get(hourStart);
     if (hour === undefined) {
       hour = { lineId: reading.lineId, hourStart, readings: 0, voltageSum: 0, registerKwh: 0, registerIntervals: 0, kwKwh: 0, kwIntervals: 0, meterMinima: new Map() };
-      this.open.set(key, hour);
+      lineHours.set(hourStart, hour);
     }
     hour.readings++;
     hour.voltageSum += reading.voltage;
@@ -106,38 +108,51 @@ export class CvrHourAccumulator {
   }
 
   /** Removes and returns the line's hours that end at or before `time` (its watermark), oldest first. */
-  closeLine(lineId: string, time: number): LineHourFigures[] {
-    const closed: LineHourFigures[] = [];
-    for (const [key, hour] of this.open) {
-      if (hour.lineId === lineId && hour.hourStart + HOUR_MS <= time) {
-        closed.push(toFigures(hour));
-        this.open.delete(key);
+  closeLine(lineId: string, time: number, into: LineHourFigures[] = []): LineHourFigures[] {
+    const lineHours = this.open.get(lineId);
+    if (lineHours === undefined) return into;
+    const start = into.length;
+    for (const [hourStart, hour] of lineHours) {
+      if (hourStart + HOUR_MS <= time) {
+        into.push(toFigures(hour));
+        lineHours.delete(hourStart);
       }
     }
-    return closed.sort((a, b) => a.hourStart - b.hourStart);
+    if (into.length - start > 1) {
+      const closed = into.splice(start).sort((a, b) => a.hourStart - b.hourStart);
+      into.push(...closed);
+    }
+    if (lineHours.size === 0) this.open.delete(lineId);
+    return into;
   }
 
   /** Removes and returns every open hour (the end of a batch evaluation), by line and hour. */
   closeAll(): LineHourFigures[] {
-    const closed = [...this.open.values()].map(toFigures).sort((a, b) => (a.lineId < b.lineId ? -1 : a.lineId > b.lineId ? 1 : a.hourStart - b.hourStart));
+    const closed = [...this.open.values()].flatMap((hours) => [...hours.values()]).map(toFigures).sort((a, b) => (a.lineId < b.lineId ? -1 : a.lineId > b.lineId ? 1 : a.hourStart - b.hourStart));
     this.open.clear();
     return closed;
   }
 
   get openHours(): number {
-    return this.open.size;
+    let n = 0;
+    for (const hours of this.open.values()) n += hours.size;
+    return n;
   }
 
   snapshot(): CvrHourState {
     return {
-      lines: [...this.open.values()].map((h) => ({ ...h, meterMinima: [...h.meterMinima] })),
+      lines: [...this.open.values()].flatMap((hours) => [...hours.values()].map((h) => ({ ...h, meterMinima: [...h.meterMinima] }))),
       meters: [...this.meters].map(([key, m]) => [key, m.lastTime, m.lastKwh]),
     };
   }
 
   static restore(state: CvrHourState | undefined): CvrHourAccumulator {
     const accumulator = new CvrHourAccumulator();
-    for (const h of state?.lines ?? []) accumulator.open.set(`${h.lineId}\u0000${h.hourStart}`, { ...h, meterMinima: new Map(h.meterMinima) });
+    for (const h of state?.lines ?? []) {
+      let hours = accumulator.open.get(h.lineId);
+      if (hours === undefined) accumulator.open.set(h.lineId, (hours = new Map()));
+      hours.set(h.hourStart, { ...h, meterMinima: new Map(h.meterMinima) });
+    }
     for (const [key, lastTime, lastKwh] of state?.meters ?? []) accumulator.meters.set(key, { lastTime, lastKwh });
     return accumulator;
   }

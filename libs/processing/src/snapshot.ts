@@ -1,3 +1,4 @@
+import type { CvrHourState } from '@meterstream/cvr';
 import type { LineClockSnapshot } from './line-clock';
 import type { LineWindowSnapshot } from './windows/line-window';
 
@@ -39,4 +40,6 @@ export interface ProcessorSnapshot {
   openWindows: LineWindowSnapshot[];
   /** Each rule's own state, by rule name. */
   rules: Record<string, unknown>;
+  /** The open hours of the CVR figures and each meter's last register (absent in checkpoints written before them). */
+  cvrHours?: CvrHourState;
 }

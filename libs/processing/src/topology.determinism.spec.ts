@@ -5,7 +5,7 @@ import type { ProcessorOutput } from './topology';
 import { StreamTopology } from './topology';
 
 function feed(topology: StreamTopology, steps: Step[]): Required<ProcessorOutput> {
-  const all: Required<ProcessorOutput> = { aggregates: [], alerts: [], late: [], rejected: [] };
+  const all: Required<ProcessorOutput> = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] };
   for (const step of steps) {
     if (step.kind === 'tick') topology.advanceProcessingTime(step.now);
     else topology.process(step.partition, step.reading, step.now);
@@ -14,6 +14,7 @@ function feed(topology: StreamTopology, steps: Step[]): Required<ProcessorOutput
     all.alerts.push(...out.alerts);
     all.late.push(...out.late);
     all.rejected.push(...out.rejected);
+    all.cvrHours.push(...out.cvrHours);
   }
   return all;
 }
@@ -74,6 +75,7 @@ describe.each(configurations)('StreamTopology determinism (%s)', (_name, options
         alerts: [...head.alerts, ...tail.alerts],
         late: [...head.late, ...tail.late],
         rejected: [...head.rejected, ...tail.rejected],
+        cvrHours: [...head.cvrHours, ...tail.cvrHours],
       }).toEqual(expected);
       expect(after.stats()).toEqual(uninterrupted.stats());
     }

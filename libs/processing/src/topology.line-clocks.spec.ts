@@ -40,7 +40,7 @@ function byIngest(...lines: ReadingEnvelope[][]): ReadingEnvelope[] {
 
 /** Feeds everything from one partition, records what each aggregate was emitted after. */
 function feed(topology: StreamTopology, steps: Step[]): Output & { emittedAfter: Map<string, ReadingEnvelope | number> } {
-  const all: Output = { aggregates: [], alerts: [], late: [], rejected: [] };
+  const all: Output = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] };
   const emittedAfter = new Map<string, ReadingEnvelope | number>();
   for (const step of steps) {
     if ('caughtUpAt' in step) topology.advanceProcessingTime(step.caughtUpAt);
@@ -284,7 +284,7 @@ describe('StreamTopology: idle lines close by the ingest clock, deterministicall
     );
     const run = (order: Array<ReadingEnvelope | number>) => {
       const topology = new StreamTopology(options, undefined, createAlertRules(resolveProcessorOptions(options), 'meterstream'));
-      const out: Output = { aggregates: [], alerts: [], late: [], rejected: [] };
+      const out: Output = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] };
       for (const step of order) {
         if (typeof step === 'number') topology.advanceProcessingTime(step);
         else topology.process(partitionOf[step.lineId], step, 0);

@@ -1,4 +1,5 @@
 import type { AggregateEnvelope, AlertEnvelope, ReadingEnvelope } from '@meterstream/contracts';
+import { CvrHourAccumulator, type LineHourFigures } from '@meterstream/cvr';
 import { LineClock } from './line-clock';
 import { resolveLineTiming, resolveProcessorOptions, type ProcessorOptions, type ResolvedProcessorOptions } from './options';
 import type { AlertRule, ClockJudgement } from './rules/rule';
@@ -24,6 +25,12 @@ export interface ProcessorOutput {
    * runtime assembles itself (several topologies' outputs concatenated) still type-check.
    */
   rejected?: RejectedReading[];
+  /**
+   * Per line and UTC hour, the figures CVR analysis keeps (energy, voltage, each meter's lowest
+   * reading), once the line's watermark has passed the hour: derived state the read model keeps
+   * beyond raw-reading retention. Optional for the same reason as `rejected`.
+   */
+  cvrHours?: LineHourFigures[];
 }
 
 /** A reading the topology refused to window, and why (fit for a dead letter). */
@@ -185,6 +192,9 @@ export class StreamTopology {
   private alerts: AlertEnvelope[] = [];
   private late: ReadingEnvelope[] = [];
   private rejected: RejectedReading[] = [];
+  private cvrHours: LineHourFigures[] = [];
+  /** Accepted readings folded into hourly CVR figures; an hour is emitted when its line's watermark passes it. */
+  private cvrAccumulator = new CvrHourAccumulator();
   private readonly fired: LineWindow[] = [];
   /** Handed to the clock rules; reused, so judging a reading allocates nothing. */
   private readonly judgement: ClockJudgement = { aheadMs: 0, spreadMs: 0, rejected: false };
@@ -250,11 +260,16 @@ export class StreamTopology {
         this.onCounted(clock, reading, aheadMs);
       } else if (this.merge(line, reading, deviceId, firstEnd - this.options.windowSizeMs)) {
         this.onCounted(clock, reading, aheadMs);
+        const body = reading.body;
+        this.cvrAccumulator.add({ lineId: reading.lineId, deviceId, eventTime, voltage: body.voltage, kw: body.kw, kwh: body.kwh });
         for (const rule of this.readingRules) rule.onReading!(reading, this.emitAlert);
       }
       advanced = clock.observe(slot, deviceId, eventTime, ingestTime);
     }
-    if (advanced) line.timers.popDue(clock.watermark - clock.timing.allowedLatenessMs, this.fired);
+    if (advanced) {
+      line.timers.popDue(clock.watermark - clock.timing.allowedLatenessMs, this.fired);
+      this.cvrAccumulator.closeLine(line.lineId, clock.watermark - clock.timing.allowedLatenessMs, this.cvrHours);
+    }
     this.emitFired();
   }
 
@@ -311,7 +326,8 @@ export class StreamTopology {
 
   /** Returns everything emitted since the last call and clears the buffers. */
   takeOutput(): Required<ProcessorOutput> {
-    const output = { aggregates: this.aggregates, alerts: this.alerts, late: this.late, rejected: this.rejected };
+    const output = { aggregates: this.aggregates, alerts: this.alerts, late: this.late, rejected: this.rejected, cvrHours: this.cvrHours };
+    this.cvrHours = [];
     this.aggregates = [];
     this.alerts = [];
     this.late = [];
@@ -321,7 +337,7 @@ export class StreamTopology {
 
   /** True when output is waiting to be taken. */
   get hasOutput(): boolean {
-    return this.aggregates.length > 0 || this.alerts.length > 0 || this.late.length > 0 || this.rejected.length > 0;
+    return this.aggregates.length > 0 || this.alerts.length > 0 || this.late.length > 0 || this.rejected.length > 0 || this.cvrHours.length > 0;
   }
 
   /**
@@ -349,6 +365,7 @@ export class StreamTopology {
       })),
       openWindows,
       rules,
+      cvrHours: this.cvrAccumulator.snapshot(),
     };
   }
 
@@ -446,7 +463,10 @@ export class StreamTopology {
   private checkIdleLines(part: PartitionState): void {
     const now = part.ingestClockMs;
     for (const line of part.lines) {
-      if (line.clock.onIngestClock(now)) line.timers.popDue(line.clock.watermark - line.clock.timing.allowedLatenessMs, this.fired);
+      if (line.clock.onIngestClock(now)) {
+        line.timers.popDue(line.clock.watermark - line.clock.timing.allowedLatenessMs, this.fired);
+        this.cvrAccumulator.closeLine(line.lineId, line.clock.watermark - line.clock.timing.allowedLatenessMs, this.cvrHours);
+      }
     }
     part.idleCheckedAtMs = now;
   }
@@ -511,6 +531,8 @@ export class StreamTopology {
       );
     }
     for (const c of snapshot.ingestClocks) this.addPartition(c.partition, c.ingestClockMs, c.idleCheckedAtMs);
+    // Absent in a checkpoint from before the CVR figures: they start with the next hour.
+    this.cvrAccumulator = CvrHourAccumulator.restore(snapshot.cvrHours);
     for (const l of snapshot.lines) {
       // Timing comes from the current options: a changed lineTiming applies from the restore on.
       const clock = LineClock.restore(l.clock, l.meters, resolveLineTiming(this.options, l.lineId), meterActiveMs);

@@ -93,6 +93,10 @@ describe('ElasticsearchReadModel on a real Elasticsearch answers exactly like Sq
     const alerts = feed.flatMap((b) => b.alerts ?? []);
     expect(new Set(alerts.map((a) => a.body.state))).toEqual(new Set(['raised', 'cleared']));
     expect(feed.flatMap((b) => b.aggregates ?? []).some((a) => a.deviceId !== null)).toBe(true);
+    // Every line's CVR hours, each with its meters' minima.
+    const cvrHours = feed.flatMap((b) => b.cvrHours ?? []);
+    expect(cvrHours.length).toBeGreaterThanOrEqual(LINES.length * 39);
+    expect((expected['cvrHours(every line, range 0)'] as unknown[]).length).toBeGreaterThan(0);
     expect((expected['readings(L01, range 0, -1)'] as unknown[]).length).toBe(4 * 6 * 40);
     expect(await readingDocuments()).toBe(readings.length);
     // Three UTC days of readings, one daily index each.
@@ -220,7 +224,7 @@ describe('ElasticsearchReadModel index management and refused documents', () => 
     await es.migrate();
     await es.migrate();
     const templates = await client.indices.getIndexTemplate({ name: `${prefix}*` });
-    expect(templates.index_templates.map((t) => t.name).sort()).toEqual([`${prefix}aggregates`, `${prefix}alerts`, `${prefix}dead-letters`, `${prefix}lines`, `${prefix}readings`]);
+    expect(templates.index_templates.map((t) => t.name).sort()).toEqual([`${prefix}aggregates`, `${prefix}alerts`, `${prefix}cvr-hours`, `${prefix}dead-letters`, `${prefix}lines`, `${prefix}readings`]);
     expect(await client.indices.exists({ index: `${prefix}alerts` })).toBe(true);
 
     const day = `${prefix}readings-2030.01.01`;

@@ -1,4 +1,5 @@
 import { errors, type Client, type estypes } from '@elastic/elasticsearch';
+import type { LineHourFigures } from '@meterstream/cvr';
 import type { ReadModelConfig } from '@meterstream/config';
 import { BulkWriter, type BulkWriterOptions, type WriteOperation } from './elasticsearch/bulk-writer';
 import { createElasticsearchClient, type ElasticsearchConnection } from './elasticsearch/client';
@@ -57,7 +58,7 @@ type ElasticsearchConfig = Pick<
 
 /** Above this many lines per request, the latest-window lookup is split (well under the 10 000-hit cap). */
 const LINES_PER_LOOKUP = 1_000;
-const SINGLE_KINDS: readonly SingleKind[] = ['alerts', 'dead-letters', 'lines'];
+const SINGLE_KINDS: readonly SingleKind[] = ['alerts', 'dead-letters', 'lines', 'cvr-hours'];
 const OPEN_STATES = ['raised', 'acknowledged'];
 
 /**
@@ -245,6 +246,13 @@ export class ElasticsearchReadModel implements ReadModel {
     return this.searchAll<DeadLetterRow>(this.indices.single('dead-letters'), { match_all: {} }, [{ receivedAt: 'desc' }, { id: 'asc' }], limit, start);
   }
 
+  async cvrHours(lineId: string | null, range: TimeRange): Promise<LineHourFigures[]> {
+    const filter: estypes.QueryDslQueryContainer[] = [{ range: { hourStart: { gte: range.from, lt: range.to } } }];
+    if (lineId !== null) filter.push({ term: { lineId } });
+    const docs = await this.searchAll<{ figures: string }>(this.indices.single('cvr-hours'), { bool: { filter } }, [{ lineId: 'asc' }, { hourStart: 'asc' }]);
+    return docs.map((doc) => JSON.parse(doc.figures) as LineHourFigures);
+  }
+
   async deadLetterCount(): Promise<number> {
     const response = await this.client.count({ index: this.indices.single('dead-letters'), ignore_unavailable: true, allow_no_indices: true });
     return response.count;
@@ -293,6 +301,9 @@ export class ElasticsearchReadModel implements ReadModel {
     // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
     for (const e of batch.deadLetters ?? []) {
       ops.push({ type: 'create', index: this.indices.single('dead-letters'), id: documentId(e.id), document: toDeadLetterDocument(e) });
+    }
+    for (const hour of batch.cvrHours ?? []) {
+      ops.push({ type: 'create', index: this.indices.single('cvr-hours'), id: documentId(hour.id), document: { id: hour.id, lineId: hour.lineId, hourStart: hour.hourStart, figures: JSON.stringify(hour) } });
     }
     for (const delta of lines.values()) ops.push({ type: 'line', index: this.indices.single('lines'), id: documentId(delta.lineId), delta });
     return ops;

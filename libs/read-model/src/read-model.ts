@@ -1,5 +1,6 @@
 import type { AggregateEnvelope, AlertCommandEnvelope, AlertEnvelope, AlertState, DeadLetterEnvelope, ReadingEnvelope } from '@meterstream/contracts';
 import type { AlertDecisions, AlertStatus } from './alert-decisions';
+import type { LineHourFigures } from '@meterstream/cvr';
 
 /**
  * The read model port: what the query API serves, projected from the streams by the processor.
@@ -51,6 +52,8 @@ export interface ReadModelBatch {
   alertCommands?: readonly AlertCommandEnvelope[];
   deadLetters?: readonly DeadLetterEnvelope[];
   lineCounters?: readonly LineCounters[];
+  /** Per line and hour, the CVR figures (kept like aggregates, not pruned with the raw readings). */
+  cvrHours?: readonly LineHourFigures[];
 }
 
 export interface TimeRange {
@@ -184,5 +187,7 @@ export interface ReadModel {
   deadLetters(limit: number, after?: DeadLetterPosition): Promise<DeadLetterRow[]>;
   /** How many dead letters the read model holds. */
   deadLetterCount(): Promise<number>;
+  /** A line's CVR hours (every line's with lineId null) whose hour starts in [from, to), by line and hour. */
+  cvrHours(lineId: string | null, range: TimeRange): Promise<LineHourFigures[]>;
   close(): Promise<void>;
 }

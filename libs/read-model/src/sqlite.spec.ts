@@ -63,6 +63,36 @@ describe('SqliteReadModel', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  describe('CVR hours', () => {
+    const hour = (lineId: string, hourStart: number, minV: number) => ({
+      id: `cvrh:${lineId}:${hourStart}`,
+      lineId,
+      hourStart,
+      readings: 8,
+      voltageSum: 8 * 120,
+      registerKwh: 3.5,
+      registerIntervals: 8,
+      kwKwh: 3.4,
+      kwIntervals: 8,
+      meterMinima: [['m-000001', minV], ['m-000002', minV + 1]] as Array<[string, number]>,
+    });
+
+    it('keeps them idempotently by id, by line and hour, and never prunes them with the raw readings', async () => {
+      const a = hour('L07', T0, 118.2);
+      const b = hour('L07', T0 + 60 * MINUTE, 117.9);
+      const c = hour('L08', T0, 119.1);
+      await model.apply({ cvrHours: [b, c] });
+      await model.apply({ cvrHours: [a, b] }); // a replayed batch changes nothing
+      expect(await model.cvrHours('L07', { from: T0, to: T0 + 120 * MINUTE })).toEqual([a, b]);
+      expect(await model.cvrHours('L07', { from: T0 + MINUTE, to: T0 + 120 * MINUTE })).toEqual([b]);
+      expect(await model.cvrHours(null, { from: T0, to: T0 + 120 * MINUTE })).toEqual([a, b, c]);
+      await model.pruneReadings(T0 + 1000 * MINUTE);
+      expect(await model.cvrHours(null, { from: 0, to: T0 + 1000 * MINUTE })).toHaveLength(3);
+      model.clearSync();
+      expect(await model.cvrHours(null, { from: 0, to: T0 + 1000 * MINUTE })).toEqual([]);
+    });
+  });
+
   describe('schema', () => {
     it('creates rm_ tables once and migrates idempotently over existing data', async () => {
       await model.apply({ readings: [reading('L07', 'm-000001', T0, 119.6)] });
@@ -70,7 +100,7 @@ describe('SqliteReadModel', () => {
       const again = new SqliteReadModel(db);
 
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
-      expect(tables.map((t) => t.name)).toEqual(['rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines', 'rm_readings']);
+      expect(tables.map((t) => t.name)).toEqual(['rm_aggregates', 'rm_alerts', 'rm_cvr_hours', 'rm_dead_letters', 'rm_lines', 'rm_readings']);
       expect(await again.readings('L07', { from: T0, to: T0 + 1 }, 10)).toHaveLength(1);
     });
 

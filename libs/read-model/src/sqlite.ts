@@ -16,6 +16,7 @@ import type {
   ReadingRow,
   TimeRange,
 } from './read-model';
+import type { LineHourFigures } from '@meterstream/cvr';
 
 /**
  * The embedded read model: tables prefixed `rm_` in the same SQLite file as the embedded stream
@@ -139,6 +140,7 @@ export class SqliteReadModel implements ReadModel {
       const delay = c.deliveryDelay;
       if (delay !== undefined) s.upsertLineDeliveryDelay.run(c.lineId, delay.ewmaMs, delay.maxMs, delay.measuredAt);
     }
+    for (const hour of batch.cvrHours ?? []) s.upsertCvrHour.run(hour.id, hour.lineId, hour.hourStart, JSON.stringify(hour));
     // Dead letters do not create lines: their lineId may be "(unknown)" or a typo from a bad topic.
     for (const envelope of batch.deadLetters ?? []) insertDeadLetter(s.insertDeadLetter, envelope);
   }
@@ -151,13 +153,18 @@ export class SqliteReadModel implements ReadModel {
     return this.statements.pruneReadings.run(olderThan).changes;
   }
 
+  async cvrHours(lineId: string | null, range: TimeRange): Promise<LineHourFigures[]> {
+    const rows = (lineId === null ? this.statements.cvrHoursAll.all(range.from, range.to) : this.statements.cvrHoursOfLine.all(lineId, range.from, range.to)) as { body: string }[];
+    return rows.map((row) => JSON.parse(row.body) as LineHourFigures);
+  }
+
   async deadLetterCount(): Promise<number> {
     return this.statements.countDeadLetters.get() as number;
   }
 
   /** Empties every read-model table, WITHOUT opening a transaction (a rebuild wraps it). */
   clearSync(): void {
-    for (const table of ['rm_readings', 'rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines']) this.db.exec(`DELETE FROM ${table}`);
+    for (const table of ['rm_readings', 'rm_aggregates', 'rm_alerts', 'rm_dead_letters', 'rm_lines', 'rm_cvr_hours']) this.db.exec(`DELETE FROM ${table}`);
   }
 
   async apply(batch: ReadModelBatch): Promise<void> {
@@ -291,6 +298,16 @@ CREATE TABLE IF NOT EXISTS rm_aggregates (
 -- device_id sits between line and time so per-line windows (device_id IS NULL) are one index
 -- range even when the processor also writes per-meter windows for the same line.
 CREATE INDEX IF NOT EXISTS rm_aggregates_line_window ON rm_aggregates (line_id, device_id, window_start);
+
+-- CVR figures per line and UTC hour (libs/cvr LineHourFigures as JSON): derived state kept like
+-- the aggregates, so a season's CVR analysis never depends on raw-reading retention.
+CREATE TABLE IF NOT EXISTS rm_cvr_hours (
+  id TEXT PRIMARY KEY,
+  line_id TEXT NOT NULL,
+  hour_start INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rm_cvr_hours_line ON rm_cvr_hours (line_id, hour_start);
 
 -- state: what the API shows (alertStatus of rule_state and the decisions), kept current by every
 -- write so that filters use the index; state_rank: the rule's (ruleStateRank).
@@ -440,6 +457,10 @@ function prepareStatements(db: Database.Database) {
        ${ALERT_ORDER} LIMIT @limit`,
     ),
     // `device_id IS ?` matches NULL (per-line windows) as well as a meter id, on the index.
+    // Idempotent by id: a replayed hour carries the same figures.
+    upsertCvrHour: db.prepare('INSERT OR REPLACE INTO rm_cvr_hours (id, line_id, hour_start, body) VALUES (?, ?, ?, ?)'),
+    cvrHoursOfLine: db.prepare('SELECT body FROM rm_cvr_hours WHERE line_id = ? AND hour_start >= ? AND hour_start < ? ORDER BY hour_start'),
+    cvrHoursAll: db.prepare('SELECT body FROM rm_cvr_hours WHERE hour_start >= ? AND hour_start < ? ORDER BY line_id, hour_start'),
     aggregatesInRange: db.prepare(
       `SELECT ${AGGREGATE_COLUMNS} FROM rm_aggregates
        WHERE line_id = ? AND device_id IS ? AND window_start >= ? AND window_start < ?

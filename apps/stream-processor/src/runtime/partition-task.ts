@@ -168,7 +168,7 @@ export class PartitionTask {
     // during a catch-up the ingest times in the data drive them, as in a replay.
     if (readings.length === 0) this.topology.advanceProcessingTime(now);
     const output = this.topology.takeOutput();
-    if (consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0 || (output.rejected?.length ?? 0) > 0) this.changed = true;
+    if (consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0 || (output.rejected?.length ?? 0) > 0 || (output.cvrHours?.length ?? 0) > 0) this.changed = true;
     return { readings, deadLetters, alertCommands, output, lineCounters: this.changedLineCounters(), consumed };
   }
 

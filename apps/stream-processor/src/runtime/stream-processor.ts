@@ -291,7 +291,7 @@ export class StreamProcessor {
       const batches = tasks.map((task, i) => task.process(inputs[i], now));
       const consumed = batches.reduce((n, b) => n + b.consumed, 0);
       const output = concatOutputs(batches);
-      const didWork = consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0;
+      const didWork = consumed > 0 || output.aggregates.length > 0 || output.alerts.length > 0 || output.late.length > 0 || (output.cvrHours?.length ?? 0) > 0;
       if (didWork) {
         await this.ports.commit.commit(this.effects(batches, output, now), tasks);
         this.count(tasks, batches, output);
@@ -480,8 +480,9 @@ export class StreamProcessor {
 /** The partitions' outputs back to back, in partition order: per key, emission order is kept. */
 function concatOutputs(batches: readonly PartitionBatch[]): ProcessorOutput {
   if (batches.length === 1) return batches[0].output;
-  const output: ProcessorOutput = { aggregates: [], alerts: [], late: [], rejected: [] };
+  const output: ProcessorOutput = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] };
   for (const { output: o } of batches) {
+    output.cvrHours!.push(...(o.cvrHours ?? []));
     output.aggregates.push(...o.aggregates);
     output.alerts.push(...o.alerts);
     output.late.push(...o.late);

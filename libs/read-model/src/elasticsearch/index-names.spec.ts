@@ -65,6 +65,7 @@ describe('indexTemplates', () => {
       ['ms-alerts', ['ms-alerts']],
       ['ms-dead-letters', ['ms-dead-letters']],
       ['ms-lines', ['ms-lines']],
+      ['ms-cvr-hours', ['ms-cvr-hours']],
     ]);
     expect(templates[0].body.template?.aliases).toEqual({ 'ms-readings': {} });
     expect(templates[2].body.template?.aliases).toBeUndefined();

@@ -7,7 +7,7 @@
  * prefixes nest (`ms-` and `ms-readings-`) cannot read each other's data.
  */
 export type DailyKind = 'readings' | 'aggregates';
-export type SingleKind = 'alerts' | 'dead-letters' | 'lines';
+export type SingleKind = 'alerts' | 'dead-letters' | 'lines' | 'cvr-hours';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Characters Elasticsearch forbids in index names (plus upper case, checked separately). */

@@ -105,12 +105,24 @@ const lines: estypes.MappingTypeMapping = {
   },
 };
 
+/** CVR figures per line and UTC hour: looked up by line and hour, the figures kept whole (JSON, not indexed). */
+const cvrHours: estypes.MappingTypeMapping = {
+  dynamic: 'strict',
+  properties: {
+    id,
+    lineId: id,
+    hourStart: time,
+    figures: { type: 'keyword', index: false, doc_values: false },
+  },
+};
+
 export const MAPPINGS: Record<DailyKind | SingleKind, estypes.MappingTypeMapping> = {
   readings,
   aggregates,
   alerts,
   'dead-letters': deadLetters,
   lines,
+  'cvr-hours': cvrHours,
 };
 
 export interface IndexSettings {
@@ -149,5 +161,5 @@ export function indexTemplates(names: IndexNames, settings: IndexSettings = {}):
   });
   const daily = (kind: DailyKind) => template(names.alias(kind), names.dailyPattern(kind), MAPPINGS[kind], names.alias(kind));
   const single = (kind: SingleKind) => template(names.single(kind), names.single(kind), MAPPINGS[kind]);
-  return [daily('readings'), daily('aggregates'), single('alerts'), single('dead-letters'), single('lines')];
+  return [daily('readings'), daily('aggregates'), single('alerts'), single('dead-letters'), single('lines'), single('cvr-hours')];
 }

@@ -65,6 +65,7 @@ export class EmbeddedTransactionCommit implements CommitStrategy {
         aggregates: effects.output.aggregates,
         alerts: effects.output.alerts,
         alertCommands: effects.alertCommands,
+        cvrHours: effects.output.cvrHours,
         deadLetters: effects.deadLetters,
         lineCounters: effects.lineCounters,
       });

@@ -46,6 +46,7 @@ export class FlushThenCheckpointCommit implements CommitStrategy {
       aggregates: effects.output.aggregates,
       alerts: effects.output.alerts,
       alertCommands: effects.alertCommands,
+      cvrHours: effects.output.cvrHours,
       deadLetters: effects.deadLetters,
       lineCounters: effects.lineCounters,
     });

@@ -37,6 +37,7 @@ export class BufferingReadModel implements ReadModel {
   alerts: ReadModel['alerts'] = (query) => this.durable.alerts(query);
   deadLetters: ReadModel['deadLetters'] = (limit, after) => this.durable.deadLetters(limit, after);
   deadLetterCount: ReadModel['deadLetterCount'] = () => this.durable.deadLetterCount();
+  cvrHours: ReadModel['cvrHours'] = (lineId, range) => this.durable.cvrHours(lineId, range);
   // The durable model belongs to the test.
   async close(): Promise<void> {}
 }

@@ -59,6 +59,7 @@ export async function answers(model: ReadModel, probes: QueryProbes): Promise<Re
         out[`aggregates(${lineId}, range ${r}, ${deviceId})`] = await model.aggregates(lineId, range, { deviceId });
       }
       for (const limit of probes.readingLimits) out[`readings(${lineId}, range ${r}, ${limit})`] = await model.readings(lineId, range, limit);
+      out[`cvrHours(${lineId}, range ${r})`] = await model.cvrHours(lineId, range);
     }
     out[`alerts(line ${lineId})`] = await model.alerts({ lineId });
     out[`alerts(open, line ${lineId}, limit 1)`] = await model.alerts({ state: 'open', lineId, limit: 1 });
@@ -71,6 +72,7 @@ export async function answers(model: ReadModel, probes: QueryProbes): Promise<Re
   for (const limit of [-1, 0, 1, 3, 100]) out[`deadLetters(${limit})`] = await model.deadLetters(limit);
   out['deadLetters(3) page by page'] = await deadLetterPages(model, 3, 10);
   out['deadLetterCount()'] = await model.deadLetterCount();
+  for (const [r, range] of probes.ranges.entries()) out[`cvrHours(every line, range ${r})`] = await model.cvrHours(null, range);
   return out;
 }
 

@@ -39,7 +39,7 @@ export function realisticFeed(seed = 7): ReadModelBatch[] {
   const kwh = new Map<string, number>();
   const cut = () => {
     const output = topology.takeOutput();
-    batches.push({ readings, aggregates: output.aggregates, alerts: output.alerts });
+    batches.push({ readings, aggregates: output.aggregates, alerts: output.alerts, cvrHours: output.cvrHours });
     readings = [];
   };
   for (let t = FEED_START; t < FEED_START + FEED_HOURS * HOUR; t += READING_INTERVAL_MS) {
