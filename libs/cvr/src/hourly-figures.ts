@@ -35,8 +35,9 @@ export interface LineHourFigures {
   meterMinima: Array<[string, number]>;
 }
 
+/** The accumulator's state as plain JSON: its open hours, and per meter [lineId\0deviceId, last time, last register]. */
 export interface CvrHourState {
-  lines: Array<{ lineId: string; hourStart: number; readings: number; voltageSum: number; registerKwh: number; registerIntervals: number; kwKwh: number; kwIntervals: number; meterMinima: Array<[string, number]> }>;
+  lines: Array<Omit<LineHourFigures, 'id'>>;
   meters: Array<[string, number, number | null]>;
 }
 
@@ -44,17 +45,7 @@ const HOUR_MS = 3_600_000;
 /** A gap longer than this between two readings of a meter is not integrated (the meter was off or silent). */
 const MAX_INTEGRATION_GAP_MS = HOUR_MS;
 
-interface OpenHour {
-  lineId: string;
-  hourStart: number;
-  readings: number;
-  voltageSum: number;
-  registerKwh: number;
-  registerIntervals: number;
-  kwKwh: number;
-  kwIntervals: number;
-  meterMinima: Map<string, number>;
-}
+type OpenHour = Omit<LineHourFigures, 'id' | 'meterMinima'> & { meterMinima: Map<string, number> };
 
 /**
  * Folds readings into per-line hourly figures (pure, deterministic). State is bounded: the open

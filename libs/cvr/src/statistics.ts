@@ -34,14 +34,9 @@ export interface OlsFit {
  * standard errors from σ̂²(XᵀX)⁻¹ — ml-regression's multivariate linear regression.
  */
 export function ols(x: readonly (readonly number[])[], y: readonly number[]): OlsFit {
-  const p = x[0]?.length ?? 0;
-  if (x.length <= p) throw new RangeError(`ols: ${x.length} rows cannot fit ${p} coefficients`);
-  const fit = new MultivariateLinearRegression(
-    x.map((row) => [...row]),
-    y.map((v) => [v]),
-    { intercept: false, statistics: true },
-  );
+  const fit = regression(x, y, true);
   const coefficients = fit.weights.map((w) => w[0]);
+  const p = coefficients.length;
   let sse = 0;
   for (let i = 0; i < x.length; i++) {
     let predicted = 0;
@@ -54,14 +49,17 @@ export function ols(x: readonly (readonly number[])[], y: readonly number[]): Ol
 
 /** The least-squares coefficients alone (no standard errors: cheaper, for bootstraps and iterations). */
 export function olsCoefficients(x: readonly (readonly number[])[], y: readonly number[]): number[] {
+  return regression(x, y, false).weights.map((w) => w[0]);
+}
+
+function regression(x: readonly (readonly number[])[], y: readonly number[], statistics: boolean): MultivariateLinearRegression {
   const p = x[0]?.length ?? 0;
   if (x.length <= p) throw new RangeError(`ols: ${x.length} rows cannot fit ${p} coefficients`);
-  const fit = new MultivariateLinearRegression(
+  return new MultivariateLinearRegression(
     x.map((row) => [...row]),
     y.map((v) => [v]),
-    { intercept: false, statistics: false },
+    { intercept: false, statistics },
   );
-  return fit.weights.map((w) => w[0]);
 }
 
 /** Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
