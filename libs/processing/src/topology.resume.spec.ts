@@ -30,7 +30,7 @@ function drain(topology: StreamTopology, out: Required<ProcessorOutput>): void {
  * (ingested after the downtime), with one line's first reading before the other's.
  */
 function restartRun(resume: boolean) {
-  const out = { aggregates: [], alerts: [], late: [], rejected: [] } as Required<ProcessorOutput>;
+  const out = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] } as Required<ProcessorOutput>;
   const before = new StreamTopology(baseOptions);
   for (const r of readings(T0, T0 + 10 * MINUTE + 30_000, 0)) before.process(P, r);
   drain(before, out);
@@ -77,7 +77,7 @@ describe('StreamTopology.resume: a restart continues its lines', () => {
     topology.takeOutput();
     const restarted = new StreamTopology(baseOptions, JSON.parse(JSON.stringify(topology.snapshot())) as ProcessorSnapshot);
     restarted.resume(DOWNTIME);
-    const out = { aggregates: [], alerts: [], late: [], rejected: [] } as Required<ProcessorOutput>;
+    const out = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] } as Required<ProcessorOutput>;
     const restartedAt = T0 + 5 * MINUTE + 30_000 + DOWNTIME;
     for (let now = restartedAt; now <= restartedAt + 2 * MINUTE; now += 1_000) restarted.advanceProcessingTime(now);
     drain(restarted, out);
@@ -94,7 +94,7 @@ describe('StreamTopology.resume: a restart continues its lines', () => {
         topology.resume(1_000); // stopped for a second, hours after the last reading
       }
       topology.advanceProcessingTime(T0 + 3 * 60 * MINUTE);
-      const out = { aggregates: [], alerts: [], late: [], rejected: [] } as Required<ProcessorOutput>;
+      const out = { aggregates: [], alerts: [], late: [], rejected: [], cvrHours: [] } as Required<ProcessorOutput>;
       drain(topology, out);
       return countsOf(out, 'L01');
     };
