@@ -44,7 +44,7 @@ export function isSettingsError(err: unknown): err is Error & { settingsError: t
  * What a service logs with until its own logger is built (NestFactory's `logger` option, with
  * `bufferLogs`): when the start fails before that — a refused setting, an engine that does not
  * answer — NestJS reports it through this one. A line per event, the framework's start-up lines
- * dropped, and a refused setting as its message alone (no stack trace). Once the service is built,
+ * dropped; a refused setting is left to main, which prints its message alone (no stack trace). Once the service is built,
  * `app.useLogger(app.get(ServiceLogger))` takes over, and what was buffered goes to pino.
  */
 export class StartupLogger extends ConsoleLogger {
@@ -52,11 +52,9 @@ export class StartupLogger extends ConsoleLogger {
     super(service, { colors: Boolean(process.stderr.isTTY), prefix: 'meterstream', logLevels: ['log', 'warn', 'error', 'fatal'] });
   }
 
+  /** A refused setting is reported by the service's main, once (see ServiceLogger.error): dropped here. */
   override error(message: unknown, ...rest: unknown[]): void {
-    if (isSettingsError(message)) {
-      super.error(message.message, ...rest.filter((r) => typeof r === 'string').slice(-1));
-      return;
-    }
+    if (isSettingsError(message)) return;
     super.error(message, ...rest);
   }
 
