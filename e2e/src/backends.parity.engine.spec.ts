@@ -335,12 +335,12 @@ describe('the same input on every backend (configuration only)', () => {
     queryApiBase = await waitFor(
       () => {
         api.alive();
-        const line = api.lines.find((l) => l.startsWith('query API listening on '));
+        const line = api.lines.find((l) => l.includes('query API listening on '));
         return line?.match(/listening on (http:\/\/\S+)/)?.[1];
       },
       { what: 'the query API to listen', timeoutMs: 60_000 },
     );
-    queryApiStartLine = api.lines.find((l) => l.startsWith('query API listening on '))!;
+    queryApiStartLine = api.lines.find((l) => l.includes('query API listening on '))!;
   }, 900_000);
 
   afterAll(async () => {

@@ -87,6 +87,8 @@ describe('the container image (deploy/Dockerfile) on Node 22, run against Mosqui
   // two minutes later that moves every line's event time past those four windows.
   const start = Math.floor(Date.now() / MINUTE) * MINUTE - 10 * MINUTE;
   let apiBase = '';
+  /** The bridge's and processor's metrics and health ports (host networking). */
+  let metricsPorts = { bridge: '', processor: '' };
   let imageSize = 0;
 
   const logsOf = async (role: Role): Promise<string> => {
@@ -159,6 +161,7 @@ describe('the container image (deploy/Dockerfile) on Node 22, run against Mosqui
       BRIDGE_METRICS_PORT: String(await freePort()),
       PROCESSOR_METRICS_PORT: String(await freePort()),
     };
+    metricsPorts = { bridge: env.BRIDGE_METRICS_PORT, processor: env.PROCESSOR_METRICS_PORT };
     for (const role of ['processor', 'api', 'bridge'] as const) {
       const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
       await podman(['run', '-d', '--name', names[role], '--network', 'host', '--label', `meterstream-test=${runId}`, ...envArgs, IMAGE, ...COMMANDS[role]]);
@@ -257,8 +260,9 @@ describe('the container image (deploy/Dockerfile) on Node 22, run against Mosqui
       );
       const health = JSON.parse((await podman(['inspect', '--format', '{{json .State.Health}}', names[role]])).trim()) as { Status: string; Log: { Output: string }[] };
       expect({ role, status: health.Status }).toEqual({ role, status: 'healthy' });
-      if (role === 'api') expect(health.Log.at(-1)?.Output).toContain(`GET http://127.0.0.1:${new URL(apiBase).port}/health answered 200`);
-      else expect(health.Log.at(-1)?.Output).toContain('no query API in this container');
+      // Each container's check asks its own service's /health: the API's port, or the bridge's and processor's metrics ports.
+      const port = { api: new URL(apiBase).port, ...metricsPorts }[role];
+      expect(health.Log.at(-1)?.Output).toContain(`GET http://127.0.0.1:${port}/health answered 200`);
     }
     // The same endpoint from outside, without the token (public for load balancers).
     const res = await fetch(`${apiBase}/health`);

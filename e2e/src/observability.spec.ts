@@ -167,12 +167,13 @@ describe('metrics, health and readiness of every service', () => {
           const families = await scrape(processor);
           const caughtUp =
             total(families, 'meterstream_processor_records_total', { stream: 'readings' }) === readings &&
+            total(families, 'meterstream_processor_records_total', { stream: 'dead-letters' }) >= 2 &&
             total(families, 'meterstream_processor_alert_events_total', { state: 'cleared' }) >= 1 &&
             (families.get('meterstream_processor_consumer_lag_records')?.metrics.length ?? 0) > 0 &&
             total(families, 'meterstream_processor_consumer_lag_records') === 0;
           return caughtUp ? families : undefined;
         },
-        { what: 'the processor metrics to show every reading processed, the alert cleared and no lag', timeoutMs: 120_000, intervalMs: 500 },
+        { what: 'the processor metrics to show every reading and dead letter processed, the alert cleared and no lag', timeoutMs: 120_000, intervalMs: 500 },
       );
       expect(total(processed, 'meterstream_processor_records_total', { stream: 'dead-letters' })).toBe(2);
       expect(processed.get('meterstream_processor_records_total')?.type).toBe('COUNTER');
