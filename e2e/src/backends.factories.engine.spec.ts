@@ -14,10 +14,11 @@ import { assertElasticsearchUp, ELASTICSEARCH_URL, testClient } from '@meterstre
 import { createCheckpointStore, createStreamLog, EmbeddedStreamLog, SqliteCheckpointStore } from '@meterstream/stream';
 import { KafkaCheckpointStore, KafkaStreamLog } from '@meterstream/stream/kafka';
 import { assertKafkaReachable, testBrokers, uniqueTopicPrefix } from '@meterstream/stream/kafka/testing';
-import { buildOnce, makeTempDir } from '@meterstream/test-harness';
+import { buildOnce, makeTempDir, waitFor } from '@meterstream/test-harness';
 import { ROOT } from '@meterstream/test-harness';
 
 const KINESIS_ENDPOINT = process.env.KINESIS_ENDPOINT ?? 'http://127.0.0.1:14567';
+const MOTO_ENDPOINT = process.env.MOTO_ENDPOINT ?? 'http://127.0.0.1:15000';
 process.env.AWS_ACCESS_KEY_ID = 'factories-test';
 process.env.AWS_SECRET_ACCESS_KEY = 'factories-test';
 delete process.env.AWS_SESSION_TOKEN;
@@ -82,20 +83,27 @@ describe('backend factories', () => {
     await other.close();
   });
 
-  it('STREAM_BACKEND=kinesis: committed positions outlive the log (kept in the SQLite store in DATA_DIR)', async () => {
+  it('STREAM_BACKEND=kinesis: committed positions outlive the log (kept in the DynamoDB lease table, moto)', async () => {
     const config = loadConfig({
       DATA_DIR: path.join(temp.dir, 'kinesis'),
       STREAM_BACKEND: 'kinesis',
       KINESIS_ENDPOINT,
       KINESIS_STREAM_PREFIX: `factories-${RUN}-`,
       KINESIS_SHARDS: '1',
+      DYNAMODB_ENDPOINT: MOTO_ENDPOINT,
+      KINESIS_LEASE_TABLE: `factories-${RUN}-leases`,
+      KINESIS_LEASE_TABLE_CREATE: 'true',
     });
     const log = createStreamLog(config);
     await log.append('alerts', [{ key: 'L01', value: Buffer.from('a1') }]);
     const [shard] = await log.partitions('alerts');
     const [record] = await log.read('alerts', shard, null, 10);
     expect(record.value.toString()).toBe('a1');
+    // Commits are fenced by the leases: only the group member holding the shard may commit it.
+    const membership = await log.joinGroup('alert-channel:mqtt', 'alerts', { assigned: async () => undefined, revoked: async () => undefined });
+    await waitFor(() => membership.owned().includes(shard) || undefined, { what: 'the shard lease', timeoutMs: 60_000 });
     await log.commit('alert-channel:mqtt', 'alerts', new Map([[shard, record.position]]));
+    await membership.leave();
     await log.close();
 
     // A restarted process (the alert dispatcher's positions, say) finds the commit again.

@@ -12,8 +12,19 @@ export interface ProcessorStatus {
   stoppedAfterReadings: number | null;
 }
 
-const OWNS = /\[stream-processor\] owns (?:readings partitions ([\w, -]+?)|no readings partition)\s*$/;
-const STOPPED = /\[stream-processor\] stopped at a checkpoint after (\d+) readings/;
+const OWNS = /^owns (?:readings partitions ([\w, -]+?)|no readings partition)\s*$/;
+const STOPPED = /^stopped at a checkpoint after (\d+) readings/;
+
+/** The message of one of the service's log lines: JSON records (pino, the default off a terminal) carry it in `msg`. */
+function messageOf(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const record = JSON.parse(line) as { msg?: unknown };
+    return typeof record.msg === 'string' ? record.msg : line;
+  } catch {
+    return line;
+  }
+}
 
 /** One stream-processor process (the built dist/); its log lines are parsed as they come, the last ones kept for failure messages. */
 export class ProcessorProcess {
@@ -59,9 +70,10 @@ export class ProcessorProcess {
   private parse(line: string): void {
     this.output.push(line);
     if (this.output.length > 200) this.output.shift();
-    const owns = OWNS.exec(line);
+    const message = messageOf(line);
+    const owns = OWNS.exec(message);
     if (owns) this.status = { ...this.status, owned: owns[1] === undefined ? [] : owns[1].split(', ') };
-    const stopped = STOPPED.exec(line);
+    const stopped = STOPPED.exec(message);
     if (stopped) this.status = { ...this.status, stoppedAfterReadings: Number(stopped[1]) };
   }
 }
