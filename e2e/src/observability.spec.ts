@@ -168,6 +168,8 @@ describe('metrics, health and readiness of every service', () => {
           const caughtUp =
             total(families, 'meterstream_processor_records_total', { stream: 'readings' }) === readings &&
             total(families, 'meterstream_processor_records_total', { stream: 'dead-letters' }) >= 2 &&
+            // Delivery runs beside processing: wait for the MQTT channel to have delivered too.
+            total(families, 'meterstream_alert_deliveries_total', { channel: 'mqtt' }) >= 1 &&
             total(families, 'meterstream_processor_alert_events_total', { state: 'cleared' }) >= 1 &&
             (families.get('meterstream_processor_consumer_lag_records')?.metrics.length ?? 0) > 0 &&
             total(families, 'meterstream_processor_consumer_lag_records') === 0;
